@@ -1,0 +1,90 @@
+import Dispatch
+import Synchronization
+
+/// Runs write jobs on one connection, many jobs to a transaction.
+///
+/// Jobs queue up while a commit is under way; the next drain takes all of them (up to
+/// `maxBatchSize`), runs each inside its own SAVEPOINT (so one failing job does not undo the
+/// others), and commits once: one fsync for the batch. A job's caller resumes only after the
+/// COMMIT returned, so "done" always means durable.
+final class GroupCommitWriter: Sendable {
+    struct Job: Sendable {
+        /// Tells the caller the batch could not even start.
+        let fail: @Sendable (any Error) -> Void
+        /// Runs the job's statements; the returned closure delivers the outcome after the commit.
+        let run: @Sendable (SQLiteDatabase) -> @Sendable (_ commitError: (any Error)?) -> Void
+    }
+
+    // The connection is touched only by blocks on `queue`, which is serial.
+    private nonisolated(unsafe) let database: SQLiteDatabase
+    private let queue: DispatchQueue
+    private let pending = Mutex<[Job]>([])
+    let maxBatchSize: Int
+
+    init(database: SQLiteDatabase, label: String, maxBatchSize: Int) {
+        self.database = database
+        self.queue = DispatchQueue(label: label)
+        self.maxBatchSize = max(1, maxBatchSize)
+    }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let job = Job(fail: { continuation.resume(throwing: $0) }) { database in
+                let outcome: Result<T, any Error>
+                do {
+                    try database.execute("SAVEPOINT job")
+                    do {
+                        outcome = .success(try body(database))
+                        try database.execute("RELEASE job")
+                    } catch {
+                        try? database.execute("ROLLBACK TO job")
+                        try? database.execute("RELEASE job")
+                        throw error
+                    }
+                } catch {
+                    return { _ in continuation.resume(throwing: error) }
+                }
+                return { commitError in
+                    if let commitError {
+                        continuation.resume(throwing: commitError)
+                    } else {
+                        continuation.resume(with: outcome)
+                    }
+                }
+            }
+            pending.withLock { $0.append(job) }
+            queue.async { self.drain() }
+        }
+    }
+
+    /// Runs a closure on the writer's connection outside any batch (set-up, shutdown).
+    func exclusive<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) throws -> T {
+        try queue.sync { try body(database) }
+    }
+
+    private func drain() {
+        while true {
+            let batch: [Job] = pending.withLock { jobs in
+                let taken = Array(jobs.prefix(maxBatchSize))
+                jobs.removeFirst(taken.count)
+                return taken
+            }
+            if batch.isEmpty { return }
+            do {
+                try database.execute("BEGIN IMMEDIATE")
+            } catch {
+                for job in batch { job.fail(error) }
+                continue
+            }
+            let deliveries = batch.map { $0.run(database) }
+            var commitError: (any Error)?
+            do {
+                try database.execute("COMMIT")
+            } catch {
+                commitError = error
+                try? database.execute("ROLLBACK")
+            }
+            for deliver in deliveries { deliver(commitError) }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Dispatch
+import HubCore
+
+/// The hub's durable state in one SQLite file: WAL, `synchronous=FULL`, named migrations,
+/// and group commit for writes (see ``GroupCommitWriter``). Reads use a second connection,
+/// which WAL lets run beside the writer.
+public final class HubStore: Sendable {
+    public struct Options: Sendable {
+        /// Most writes committed in one transaction; 1 turns group commit off.
+        public var maxBatchSize: Int = 256
+        public init(maxBatchSize: Int = 256) { self.maxBatchSize = maxBatchSize }
+    }
+
+    public let path: String
+    let writer: GroupCommitWriter
+    // Touched only by blocks on `readQueue`, which is serial.
+    private nonisolated(unsafe) let reader: SQLiteDatabase
+    private let readQueue: DispatchQueue
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    public init(path: String, options: Options = Options(), now: Int64) throws {
+        self.path = path
+        let writeConnection = try SQLiteDatabase(path: path)
+        do {
+            try writeConnection.execute("PRAGMA journal_mode=WAL")
+            try writeConnection.execute("PRAGMA synchronous=FULL")
+            try writeConnection.execute("PRAGMA foreign_keys=ON")
+            try Migrations.apply(to: writeConnection, at: now)
+        } catch {
+            writeConnection.close()
+            throw error
+        }
+        writer = GroupCommitWriter(database: writeConnection, label: "homehub.store.writer", maxBatchSize: options.maxBatchSize)
+        reader = try SQLiteDatabase(path: path)
+        readQueue = DispatchQueue(label: "homehub.store.reader")
+    }
+
+    /// Closes both connections; the store must not be used afterwards.
+    public func close() {
+        _ = try? writer.exclusive { $0.close() }
+        readQueue.sync { reader.close() }
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            readQueue.async { continuation.resume(with: Result { try body(self.reader) }) }
+        }
+    }
+
+    /// The writer's `PRAGMA synchronous` (2 = FULL), for tests that hold the store to its promise.
+    public func writerSynchronousMode() throws -> Int64? {
+        try writer.exclusive { try $0.scalar("PRAGMA synchronous") }
+    }
+
+    /// `PRAGMA integrity_check`: "ok" for a sound file.
+    public func integrityCheck() async throws -> String? {
+        try await read { try $0.text("PRAGMA integrity_check") }
+    }
+}

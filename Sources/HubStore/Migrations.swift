@@ -1,0 +1,46 @@
+/// The schema, as named migrations applied once each, in order. A migration that has landed is
+/// never edited: a change is a new migration appended to the list.
+enum Migrations {
+    static let all: [(name: String, sql: String)] = [
+        (
+            "2026-11-28-things-and-shadows",
+            """
+            CREATE TABLE things (
+                name TEXT PRIMARY KEY,
+                device_type TEXT,
+                config TEXT NOT NULL DEFAULT '{}',
+                created_at INTEGER NOT NULL
+            );
+            CREATE TABLE shadows (
+                thing TEXT NOT NULL,
+                shadow TEXT NOT NULL,          -- '' for the classic shadow
+                version INTEGER NOT NULL,
+                deleted INTEGER NOT NULL DEFAULT 0,
+                document TEXT NOT NULL,        -- ShadowRecord.snapshot as compact JSON
+                updated_at INTEGER NOT NULL,
+                PRIMARY KEY (thing, shadow)
+            ) WITHOUT ROWID;
+            """
+        )
+    ]
+
+    static func apply(to database: SQLiteDatabase, at now: Int64) throws(SQLiteError) {
+        try database.execute(
+            "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
+        let applied = try database.prepare("SELECT 1 FROM migrations WHERE name = ?")
+        let record = try database.prepare("INSERT INTO migrations (name, applied_at) VALUES (?, ?)")
+        for migration in all {
+            try applied.bind([.text(migration.name)])
+            if try applied.step() { continue }
+            try database.execute("BEGIN IMMEDIATE")
+            do {
+                try database.execute(migration.sql)
+                try record.run([.text(migration.name), .integer(now)])
+                try database.execute("COMMIT")
+            } catch {
+                try? database.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+}

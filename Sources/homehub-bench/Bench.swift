@@ -1,0 +1,96 @@
+import Dispatch
+import HubCore
+import HubStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `homehub-bench [--quick]`: shadow update throughput through the engine alone and through the
+/// engine and the store, with group commit beside one transaction per update, measured in
+/// one run on this machine and printed as a table with ratios.
+@main
+struct Bench {
+    static func main() async throws {
+        let quick = CommandLine.arguments.contains("--quick")
+        let engineUpdates = quick ? 20_000 : 200_000
+        let storeUpdates = quick ? 1_000 : 5_000
+        let writers = 64
+
+        var rows: [(String, Int, Double)] = []
+        rows.append(("HubCore engine alone (1 shadow)", engineUpdates, engineOnly(updates: engineUpdates)))
+        let grouped = try await throughStore(updates: storeUpdates, writers: writers, maxBatchSize: 256)
+        let single = try await throughStore(updates: storeUpdates, writers: writers, maxBatchSize: 1)
+        rows.append(("engine + store, group commit (\(writers) writers)", storeUpdates, grouped))
+        rows.append(("engine + store, 1 transaction/update (\(writers) writers)", storeUpdates, single))
+
+        let baseline = rows[2].2
+        print("shadow updates per second (synchronous=FULL, WAL; baseline: one transaction per update)")
+        print(pad("path", 58) + pad("updates", 10) + pad("updates/s", 14) + "vs baseline")
+        for (name, count, rate) in rows {
+            print(pad(name, 58) + pad(String(count), 10) + pad(String(Int(rate)), 14) + format(rate / baseline) + "x")
+        }
+    }
+
+    static func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+    }
+
+    static func format(_ value: Double) -> String {
+        let hundredths = Int((value * 100).rounded())
+        return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)"
+    }
+
+    static func seconds(since start: UInt64) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    static func request(_ index: Int) -> ShadowUpdateRequest {
+        let value = JSONValue.integer(Int64(index % 50))
+        return index % 2 == 0
+            ? ShadowUpdateRequest(desired: ["targetTemperature": value, "mode": "heat"])
+            : ShadowUpdateRequest(reported: ["targetTemperature": value, "currentTemperature": 20.5])
+    }
+
+    static func engineOnly(updates: Int) -> Double {
+        let engine = ShadowEngine()
+        var record: ShadowRecord?
+        let start = DispatchTime.now().uptimeNanoseconds
+        for index in 0..<updates {
+            // Through the byte parser, as a request arrives from MQTT.
+            let payload = JSONValue.object(["state": request(index).echoedState]).compactBytes
+            record = try! engine.update(record, payload: payload, at: Int64(index)).record
+        }
+        precondition(record?.version == Int64(updates))
+        return Double(updates) / seconds(since: start)
+    }
+
+    static func throughStore(updates: Int, writers: Int, maxBatchSize: Int) async throws -> Double {
+        var template = Array("/tmp/homehub-bench-XXXXXX".utf8CString)
+        let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        defer {
+            for suffix in ["", "-wal", "-shm"] { unlink(directory + "/hub.db" + suffix) }
+            rmdir(directory)
+        }
+        let store = try HubStore(path: directory + "/hub.db", options: .init(maxBatchSize: maxBatchSize), now: 0)
+        defer { store.close() }
+        let perWriter = updates / writers
+        let start = DispatchTime.now().uptimeNanoseconds
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<writers {
+                group.addTask {
+                    let engine = ShadowEngine()
+                    let id = ShadowID(unchecked: "bench-\(writer)", shadowName: "climate")
+                    var record: ShadowRecord?
+                    for index in 0..<perWriter {
+                        let update = try engine.update(record, request: request(index), at: Int64(index))
+                        try await store.saveShadow(id, update.record, replacing: record?.version, at: Int64(index))
+                        record = update.record
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        return Double(perWriter * writers) / seconds(since: start)
+    }
+}
