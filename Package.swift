@@ -20,6 +20,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
@@ -30,6 +34,35 @@ let package = Package(
             linkerSettings: [.linkedLibrary("m")]  // Int64(exactly: Double) calls libm's rounding
         ),
         .target(name: "HubStore", dependencies: ["HubCore", "CSQLite"], swiftSettings: strict),
+        .systemLibrary(name: "CMosquitto", path: "Sources/CMosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        .target(name: "HubProcess", swiftSettings: strict),
+        .target(
+            name: "HubAPI",
+            dependencies: [
+                "HubCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "HubMQTT",
+            dependencies: ["CMosquitto", "HubProcess", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "HubDaemon",
+            dependencies: [
+                "HubCore", "HubStore", "HubMQTT", "HubAPI", "HubProcess",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "homehubd", dependencies: ["HubDaemon"], swiftSettings: strict),
         .executableTarget(name: "homehub-bench", dependencies: ["HubCore", "HubStore"], swiftSettings: strict),
         .executableTarget(name: "homehub-store-writer", dependencies: ["HubCore", "HubStore"], swiftSettings: strict),
         .testTarget(

@@ -12,6 +12,9 @@ packages=(
     libssl-dev          # device certificates
     curl                # REST tests over the Unix socket
     openssl             # test CA and client certificates
+    python3             # integration tests (paho-mqtt, the AWS IoT Device SDK)
+    python3-venv
+    procps              # pgrep in the integration tests
 )
 
 missing=()

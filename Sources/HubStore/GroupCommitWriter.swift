@@ -29,32 +29,34 @@ final class GroupCommitWriter: Sendable {
 
     func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let job = Job(fail: { continuation.resume(throwing: $0) }) { database in
-                let outcome: Result<T, any Error>
-                do {
-                    try database.execute("SAVEPOINT job")
-                    do {
-                        outcome = .success(try body(database))
-                        try database.execute("RELEASE job")
-                    } catch {
-                        try? database.execute("ROLLBACK TO job")
-                        try? database.execute("RELEASE job")
-                        throw error
-                    }
-                } catch {
-                    return { _ in continuation.resume(throwing: error) }
-                }
-                return { commitError in
-                    if let commitError {
-                        continuation.resume(throwing: commitError)
-                    } else {
-                        continuation.resume(with: outcome)
-                    }
-                }
-            }
-            pending.withLock { $0.append(job) }
-            queue.async { self.drain() }
+            enqueue(body) { continuation.resume(with: $0) }
         }
+    }
+
+    /// Queues a job at once, in call order; `completion` hears the outcome after the commit.
+    func enqueue<T: Sendable>(
+        _ body: @escaping @Sendable (SQLiteDatabase) throws -> T,
+        completion: @escaping @Sendable (Result<T, any Error>) -> Void
+    ) {
+        let job = Job(fail: { completion(.failure($0)) }) { database in
+            let outcome: Result<T, any Error>
+            do {
+                try database.execute("SAVEPOINT job")
+                do {
+                    outcome = .success(try body(database))
+                    try database.execute("RELEASE job")
+                } catch {
+                    try? database.execute("ROLLBACK TO job")
+                    try? database.execute("RELEASE job")
+                    throw error
+                }
+            } catch {
+                return { _ in completion(.failure(error)) }
+            }
+            return { commitError in completion(commitError.map { .failure($0) } ?? outcome) }
+        }
+        pending.withLock { $0.append(job) }
+        queue.async { self.drain() }
     }
 
     /// Runs a closure on the writer's connection outside any batch (set-up, shutdown).

@@ -53,8 +53,17 @@ extension HubStore {
     public func saveShadow(_ id: ShadowID, _ record: ShadowRecord, replacing expectedVersion: Int64?, at now: Int64)
         async throws
     {
+        try await enqueueSaveShadow(id, record, replacing: expectedVersion, at: now).wait()
+    }
+
+    /// Queues the write at once, so that writes queued one after the other commit in that
+    /// order; the ticket tells when it is durable.
+    public func enqueueSaveShadow(_ id: ShadowID, _ record: ShadowRecord, replacing expectedVersion: Int64?, at now: Int64)
+        -> WriteTicket
+    {
         let document = record.snapshot.compactText
-        try await writer.write { database in
+        let ticket = WriteTicket()
+        writer.enqueue({ database in
             let values: [SQLiteValue] = [
                 .integer(record.version), .integer(record.exists ? 0 : 1), .text(document), .integer(now),
                 .text(id.thingName), .text(id.shadowName ?? ""),
@@ -75,7 +84,8 @@ extension HubStore {
                 try statement.run(values)
             }
             guard database.changes == 1 else { throw StaleShadowError(id: id, expectedVersion: expectedVersion) }
-        }
+        }, completion: { ticket.complete($0) })
+        return ticket
     }
 
     static func decode(_ text: String?, deleted: Bool, id: ShadowID) throws -> ShadowRecord {

@@ -89,3 +89,8 @@ extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expre
         self = .object(JSONObject(elements, uniquingKeysWith: { _, last in last }))
     }
 }
+
+extension JSONObject {
+    /// `[:]`, for modules that do not import OrderedCollections themselves.
+    public static var empty: JSONObject { [:] }
+}

@@ -1,0 +1,4 @@
+#ifndef HOMEHUB_CMOSQUITTO_SHIM_H
+#define HOMEHUB_CMOSQUITTO_SHIM_H
+#include <mosquitto.h>
+#endif

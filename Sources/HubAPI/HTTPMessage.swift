@@ -1,0 +1,121 @@
+public import HubCore
+
+/// Who is on the other end of the Unix socket, from SO_PEERCRED.
+public struct PeerCredentials: Sendable, Equatable {
+    public var pid: Int32
+    public var uid: UInt32
+    public var gid: UInt32
+
+    public init(pid: Int32, uid: UInt32, gid: UInt32) {
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
+    }
+}
+
+/// A request read whole from the socket.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    /// The path without the query, percent-decoded.
+    public var path: String
+    public var query: [String: String]
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+    public var peer: PeerCredentials?
+
+    public init(
+        method: String, path: String, query: [String: String] = [:], headers: [(name: String, value: String)] = [],
+        body: [UInt8] = [], peer: PeerCredentials? = nil
+    ) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.peer = peer
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+
+    /// Splits a request target into a decoded path and query items.
+    public static func splitTarget(_ target: String) -> (path: String, query: [String: String]) {
+        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        var query: [String: String] = [:]
+        if parts.count > 1 {
+            for item in parts[1].split(separator: "&") {
+                let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let key = percentDecoded(String(pair[0]))
+                query[key] = pair.count > 1 ? percentDecoded(String(pair[1])) : ""
+            }
+        }
+        return (percentDecoded(String(parts[0])), query)
+    }
+
+    static func percentDecoded(_ text: String) -> String {
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8).makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
+                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
+            {
+                bytes.append(value)
+            } else if byte == UInt8(ascii: "+") {
+                bytes.append(UInt8(ascii: " "))
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// A response: a whole body, or a stream of chunks (server-sent events, JSON lines).
+public struct HTTPResponse: Sendable {
+    public enum Body: Sendable {
+        case bytes([UInt8])
+        case stream(AsyncStream<[UInt8]>)
+    }
+
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: Body
+
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: Body = .bytes([])) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public static func json(_ value: JSONValue, status: Int = 200, headers: [(name: String, value: String)] = [])
+        -> HTTPResponse
+    {
+        HTTPResponse(
+            status: status, headers: [("Content-Type", "application/json")] + headers,
+            body: .bytes(value.compactBytes + [0x0A]))
+    }
+
+    public static func text(_ text: String, status: Int = 200, contentType: String = "text/plain; charset=utf-8")
+        -> HTTPResponse
+    {
+        HTTPResponse(status: status, headers: [("Content-Type", contentType)], body: .bytes(Array(text.utf8)))
+    }
+
+    /// The control API's error shape: `{"code": N, "message": "..."}`.
+    public static func error(_ status: Int, _ message: String, errorType: String? = nil) -> HTTPResponse {
+        json(
+            ["code": .integer(Int64(status)), "message": .string(message)], status: status,
+            headers: errorType.map { [("x-amzn-ErrorType", $0)] } ?? [])
+    }
+
+    /// An AWS shadow error: status = code, `x-amzn-ErrorType`, body `{"code", "message"}`.
+    public static func shadowError(_ error: ShadowError) -> HTTPResponse {
+        .error(error.code, error.message, errorType: error.exceptionName)
+    }
+}
+
+/// Anything that answers requests.
+public protocol HTTPResponder: Sendable {
+    func respond(to request: HTTPRequest) async -> HTTPResponse
+}

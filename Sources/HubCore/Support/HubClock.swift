@@ -1,0 +1,7 @@
+/// Where time comes from. Logic takes a clock so tests can set and advance it.
+public protocol HubClock: Sendable {
+    /// Wall-clock time in integer epoch seconds (shadow timestamps).
+    func epochSeconds() -> Int64
+    /// A monotonic reading in nanoseconds, for rates and timeouts.
+    func monotonicNanoseconds() -> UInt64
+}

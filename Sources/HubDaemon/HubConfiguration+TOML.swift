@@ -1,0 +1,166 @@
+import TOMLKit
+
+/// A configuration error that names the key, the rule and what was found.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+}
+
+extension HubConfiguration {
+    /// Parses TOML text. Unknown sections and keys, and values of the wrong type, are errors
+    /// that name the key and what it expects; a missing key keeps its default.
+    public init(toml text: String, source: String = "configuration") throws(ConfigurationError) {
+        self.init()
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigurationError(message: "\(source): \(error.description) at line \(error.source.begin.line), column \(error.source.begin.column)")
+        } catch {
+            throw ConfigurationError(message: "\(source): \(error)")
+        }
+        let reader = TableReader(table: root, path: "", source: source)
+        try reader.onlyKeys(["hub", "mqtt", "plugins", "shadows"])
+        if let hub = try reader.table("hub") {
+            try hub.onlyKeys(["data_dir", "socket", "socket_group", "log_level"])
+            self.hub.dataDirectory = try hub.string("data_dir") ?? self.hub.dataDirectory
+            self.hub.socket = try hub.string("socket") ?? self.hub.socket
+            self.hub.socketGroup = try hub.string("socket_group") ?? self.hub.socketGroup
+            if let level = try hub.string("log_level") {
+                let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+                guard levels.contains(level) else {
+                    throw hub.error("log_level", "must be one of \(levels.joined(separator: ", ")) (got \"\(level)\")")
+                }
+                self.hub.logLevel = level
+            }
+        }
+        if let mqtt = try reader.table("mqtt") {
+            try mqtt.onlyKeys([
+                "mode", "host", "port", "socket", "tls_port", "ca_file", "cert_file", "key_file", "username", "password",
+                "client_id", "mosquitto",
+            ])
+            if let mode = try mqtt.string("mode") {
+                guard let parsed = MQTT.Mode(rawValue: mode) else {
+                    throw mqtt.error("mode", "must be \"embedded\" or \"external\" (got \"\(mode)\")")
+                }
+                self.mqtt.mode = parsed
+            }
+            self.mqtt.host = try mqtt.string("host") ?? self.mqtt.host
+            self.mqtt.port = try mqtt.integer("port", in: 1...65535) ?? self.mqtt.port
+            self.mqtt.socket = try mqtt.string("socket") ?? self.mqtt.socket
+            self.mqtt.tlsPort = try mqtt.integer("tls_port", in: 0...65535) ?? self.mqtt.tlsPort
+            self.mqtt.caFile = try mqtt.string("ca_file") ?? self.mqtt.caFile
+            self.mqtt.certFile = try mqtt.string("cert_file") ?? self.mqtt.certFile
+            self.mqtt.keyFile = try mqtt.string("key_file") ?? self.mqtt.keyFile
+            self.mqtt.username = try mqtt.string("username") ?? self.mqtt.username
+            self.mqtt.password = try mqtt.string("password") ?? self.mqtt.password
+            self.mqtt.clientID = try mqtt.string("client_id") ?? self.mqtt.clientID
+            self.mqtt.mosquitto = try mqtt.string("mosquitto") ?? self.mqtt.mosquitto
+            if self.mqtt.mode == .embedded && self.mqtt.tlsPort != 0
+                && (self.mqtt.caFile == nil || self.mqtt.certFile == nil || self.mqtt.keyFile == nil)
+            {
+                throw mqtt.error("tls_port", "needs ca_file, cert_file and key_file for the TLS listener")
+            }
+        }
+        if let plugins = try reader.table("plugins") {
+            try plugins.onlyKeys(["dirs"])
+            self.plugins.directories = try plugins.strings("dirs") ?? self.plugins.directories
+        }
+        if let shadows = try reader.table("shadows") {
+            try shadows.onlyKeys([
+                "max_document_bytes", "max_depth", "max_client_token_bytes", "requests_per_second_per_thing",
+                "require_registered_things",
+            ])
+            self.shadows.limits.maxDocumentBytes =
+                try shadows.integer("max_document_bytes", in: 1...(1 << 20)) ?? self.shadows.limits.maxDocumentBytes
+            self.shadows.limits.maxDepth = try shadows.integer("max_depth", in: 1...64) ?? self.shadows.limits.maxDepth
+            self.shadows.limits.maxClientTokenBytes =
+                try shadows.integer("max_client_token_bytes", in: 1...4096) ?? self.shadows.limits.maxClientTokenBytes
+            if let rate = try shadows.number("requests_per_second_per_thing") {
+                guard rate >= 0 else { throw shadows.error("requests_per_second_per_thing", "must be 0 (no limit) or more") }
+                self.shadows.requestsPerSecondPerThing = rate
+            }
+            self.shadows.requireRegisteredThings =
+                try shadows.bool("require_registered_things") ?? self.shadows.requireRegisteredThings
+        }
+    }
+}
+
+/// Reads typed values out of one TOML table, with errors that name `section.key`.
+struct TableReader {
+    let table: TOMLTable
+    let path: String
+    let source: String
+
+    func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func error(_ key: String, _ rule: String) -> ConfigurationError {
+        ConfigurationError(message: "\(source): '\(name(key))' \(rule)")
+    }
+
+    func onlyKeys(_ known: [String]) throws(ConfigurationError) {
+        for key in table.keys where !known.contains(key) {
+            throw ConfigurationError(
+                message: "\(source): unknown key '\(name(key))'; known keys\(path.isEmpty ? "" : " in [\(path)]"): \(known.joined(separator: ", "))")
+        }
+    }
+
+    func typeName(_ value: any TOMLValueConvertible) -> String {
+        switch value.type {
+        case .string: return "a string"
+        case .int: return "an integer"
+        case .double: return "a number"
+        case .bool: return "a boolean"
+        case .table: return "a table"
+        case .array: return "an array"
+        default: return "a date or time"
+        }
+    }
+
+    func table(_ key: String) throws(ConfigurationError) -> TableReader? {
+        guard let value = table[key] else { return nil }
+        guard let inner = value.table else { throw error(key, "must be a table, got \(typeName(value))") }
+        return TableReader(table: inner, path: name(key), source: source)
+    }
+
+    func string(_ key: String) throws(ConfigurationError) -> String? {
+        guard let value = table[key] else { return nil }
+        guard let string = value.string else { throw error(key, "must be a string, got \(typeName(value))") }
+        return string
+    }
+
+    func integer(_ key: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+        guard let value = table[key] else { return nil }
+        guard let integer = value.int else { throw error(key, "must be an integer, got \(typeName(value))") }
+        guard range.contains(integer) else {
+            throw error(key, "must be between \(range.lowerBound) and \(range.upperBound) (got \(integer))")
+        }
+        return integer
+    }
+
+    func number(_ key: String) throws(ConfigurationError) -> Double? {
+        guard let value = table[key] else { return nil }
+        if let integer = value.int { return Double(integer) }
+        guard let double = value.double else { throw error(key, "must be a number, got \(typeName(value))") }
+        return double
+    }
+
+    func bool(_ key: String) throws(ConfigurationError) -> Bool? {
+        guard let value = table[key] else { return nil }
+        guard let bool = value.bool else { throw error(key, "must be a boolean (true or false), got \(typeName(value))") }
+        return bool
+    }
+
+    func strings(_ key: String) throws(ConfigurationError) -> [String]? {
+        guard let value = table[key] else { return nil }
+        guard let array = value.array else { throw error(key, "must be an array of strings, got \(typeName(value))") }
+        var result: [String] = []
+        for element in array {
+            guard let string = element.string else {
+                throw error(key, "must be an array of strings, but holds \(typeName(element))")
+            }
+            result.append(string)
+        }
+        return result
+    }
+}

@@ -1,0 +1,58 @@
+public import HubCore
+
+/// homehubd's configuration, read from TOML (see config/hub.toml for every key with comments).
+public struct HubConfiguration: Sendable, Equatable {
+    public struct Hub: Sendable, Equatable {
+        /// Database and runtime files (the embedded broker's config and socket).
+        public var dataDirectory = "/var/lib/homehub"
+        /// The control API's Unix socket.
+        public var socket = "/run/homehub/hubctl.sock"
+        /// The group the socket is given to; when it does not exist the process's own is kept.
+        public var socketGroup = "homehub"
+        public var logLevel = "info"
+    }
+
+    public struct MQTT: Sendable, Equatable {
+        public enum Mode: String, Sendable { case embedded, external }
+        public var mode = Mode.embedded
+        /// External: the broker's host. Embedded: the address the device listener binds.
+        public var host = "127.0.0.1"
+        /// External: the broker's port. Embedded: the device listener's port (not 1883, which
+        /// Debian's own mosquitto takes).
+        public var port = 1884
+        /// External: connect over this Unix socket instead of TCP.
+        public var socket: String?
+        /// Embedded: a TLS listener on this port requiring client certificates (0: none).
+        public var tlsPort = 0
+        /// External: the hub's client TLS files. Embedded: the TLS listener's files.
+        public var caFile: String?
+        public var certFile: String?
+        public var keyFile: String?
+        public var username: String?
+        public var password: String?
+        public var clientID = "homehubd"
+        /// Embedded: the mosquitto executable.
+        public var mosquitto = "/usr/sbin/mosquitto"
+    }
+
+    public struct Plugins: Sendable, Equatable {
+        public var directories = ["/usr/lib/homehub/plugins", "/etc/homehub/plugins.d"]
+    }
+
+    public struct Shadows: Sendable, Equatable {
+        public var limits = ShadowLimits.aws
+        public var requestsPerSecondPerThing = 20.0
+        public var requireRegisteredThings = false
+    }
+
+    public var hub = Hub()
+    public var mqtt = MQTT()
+    public var plugins = Plugins()
+    public var shadows = Shadows()
+
+    public init() {}
+
+    public var databasePath: String { hub.dataDirectory + "/hub.db" }
+    /// The embedded broker's Unix-socket listener, which homehubd connects to.
+    public var brokerSocketPath: String { hub.dataDirectory + "/mqtt.sock" }
+}

@@ -1,0 +1,136 @@
+import HubAPI
+import HubCore
+import HubMQTT
+import HubStore
+public import Logging
+import ServiceLifecycle
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Builds homehubd's services from a configuration and runs them until SIGTERM or SIGINT.
+public enum HubDaemon {
+    public static func run(_ configuration: HubConfiguration, logger: Logger) async throws {
+        let clock = SystemClock()
+        try makeDirectory(configuration.hub.dataDirectory, mode: 0o750)
+        try makeDirectory(parent(of: configuration.hub.socket), mode: 0o755)
+
+        let store = try HubStore(path: configuration.databasePath, now: clock.epochSeconds())
+        defer { store.close() }
+
+        let client = try MQTTClient(options: mqttOptions(configuration))
+        let status = HubStatus(clock: clock)
+        let shadows = try await ShadowService(
+            store: store, limits: configuration.shadows.limits,
+            requestsPerSecondPerThing: configuration.shadows.requestsPerSecondPerThing,
+            requireRegisteredThings: configuration.shadows.requireRegisteredThings,
+            clock: clock, publisher: MQTTShadowPublisher(client: client, logger: logger), logger: logger)
+
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if configuration.mqtt.mode == .embedded {
+            var broker = EmbeddedBroker.Configuration(
+                directory: configuration.hub.dataDirectory, socketPath: configuration.brokerSocketPath)
+            broker.host = configuration.mqtt.host
+            broker.port = configuration.mqtt.port
+            broker.executable = configuration.mqtt.mosquitto
+            if configuration.mqtt.tlsPort != 0, let ca = configuration.mqtt.caFile, let cert = configuration.mqtt.certFile,
+                let key = configuration.mqtt.keyFile
+            {
+                broker.tls = .init(port: configuration.mqtt.tlsPort, caFile: ca, certFile: cert, keyFile: key)
+            }
+            services.append(.init(service: BrokerService(broker: EmbeddedBroker(configuration: broker, logger: logger))))
+        }
+        services.append(.init(service: MQTTShadowService(client: client, shadows: shadows, status: status, logger: logger)))
+        let api = ControlAPI(
+            shadows: ShadowOperationsAdapter(service: shadows, limits: configuration.shadows.limits, clock: clock),
+            health: status)
+        services.append(
+            .init(
+                service: ControlAPIService(
+                    server: UnixSocketHTTPServer(
+                        listener: .path(configuration.hub.socket, group: groupID(configuration.hub.socketGroup, logger: logger)),
+                        responder: api, logger: logger))))
+
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        logger.notice(
+            "homehubd \(HubStatus.version) starting",
+            metadata: ["data_dir": "\(configuration.hub.dataDirectory)", "socket": "\(configuration.hub.socket)",
+                "mqtt.mode": "\(configuration.mqtt.mode.rawValue)"])
+        try await group.run()
+        client.close()
+        unlink(configuration.hub.socket)
+        logger.notice("homehubd stopped")
+    }
+
+    static func mqttOptions(_ configuration: HubConfiguration) -> MQTTClientOptions {
+        let mqtt = configuration.mqtt
+        var options: MQTTClientOptions
+        switch mqtt.mode {
+        case .embedded:
+            options = MQTTClientOptions(endpoint: .unixSocket(path: configuration.brokerSocketPath), clientID: mqtt.clientID)
+            options.maxReconnectDelaySeconds = 2
+        case .external:
+            if let socket = mqtt.socket {
+                options = MQTTClientOptions(endpoint: .unixSocket(path: socket), clientID: mqtt.clientID)
+            } else {
+                options = MQTTClientOptions(endpoint: .tcp(host: mqtt.host, port: mqtt.port), clientID: mqtt.clientID)
+            }
+            if let ca = mqtt.caFile { options.tls = .init(caFile: ca, certFile: mqtt.certFile, keyFile: mqtt.keyFile) }
+            options.username = mqtt.username
+            options.password = mqtt.password
+            options.maxReconnectDelaySeconds = 5
+        }
+        return options
+    }
+
+    /// The socket's group, or nil (keep the process's own) when it does not exist here.
+    static func groupID(_ name: String, logger: Logger) -> UInt32? {
+        guard let entry = getgrnam(name) else {
+            logger.warning("group '\(name)' does not exist; the control socket keeps the process's own group")
+            return nil
+        }
+        return entry.pointee.gr_gid
+    }
+
+    static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    static func makeDirectory(_ path: String, mode: mode_t) throws {
+        var partial = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            partial += "/" + component
+            if mkdir(partial, mode) != 0 && errno != EEXIST {
+                throw ConfigurationError(message: "cannot create directory \(partial): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+}
+
+struct BrokerService: Service {
+    let broker: EmbeddedBroker
+
+    func run() async throws {
+        try await runUntilGracefulShutdown { try await broker.run() }
+    }
+}
+
+struct ControlAPIService: Service {
+    let server: UnixSocketHTTPServer
+
+    func run() async throws {
+        try await runUntilGracefulShutdown { try await server.run() }
+    }
+}
+
+/// Runs `body` until graceful shutdown cancels it; being cancelled that way is a clean stop.
+func runUntilGracefulShutdown(_ body: @escaping @Sendable () async throws -> Void) async throws {
+    do {
+        try await cancelWhenGracefulShutdown { try await body() }
+    } catch is CancellationError where Task.isShuttingDownGracefully {
+        return
+    }
+}

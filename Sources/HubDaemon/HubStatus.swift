@@ -1,0 +1,60 @@
+public import HubAPI
+public import HubCore
+import Synchronization
+
+/// What the hub knows about its own health, shared by the services that change it.
+public final class HubStatus: HealthReporting {
+    struct State {
+        var brokerConnected = false
+        var subscribed = false
+        var brokerConnectedSince: Int64?
+    }
+
+    private let state = Mutex(State())
+    let clock: any HubClock
+    public let startedAt: Int64
+    public static let version = "0.1.0"
+
+    public init(clock: any HubClock) {
+        self.clock = clock
+        self.startedAt = clock.epochSeconds()
+    }
+
+    func brokerConnection(_ connected: Bool) {
+        let now = clock.epochSeconds()
+        state.withLock { state in
+            state.brokerConnected = connected
+            state.brokerConnectedSince = connected ? now : nil
+        }
+    }
+
+    func subscribed() { state.withLock { $0.subscribed = true } }
+
+    public var isReady: Bool { state.withLock { $0.brokerConnected && $0.subscribed } }
+
+    public func health() async -> (ready: Bool, detail: JSONValue) {
+        let snapshot = state.withLock { $0 }
+        let ready = snapshot.brokerConnected && snapshot.subscribed
+        let status: String
+        if ready {
+            status = "ok"
+        } else if snapshot.subscribed {
+            status = "broker disconnected; reconnecting"
+        } else {
+            status = "starting: connecting to the broker"
+        }
+        return (
+            ready,
+            [
+                "status": .string(status),
+                "version": .string(Self.version),
+                "uptimeSeconds": .integer(clock.epochSeconds() - startedAt),
+                "broker": [
+                    "connected": .bool(snapshot.brokerConnected),
+                    "since": snapshot.brokerConnectedSince.map(JSONValue.integer) ?? .null,
+                ],
+                "subscribed": .bool(snapshot.subscribed),
+            ]
+        )
+    }
+}

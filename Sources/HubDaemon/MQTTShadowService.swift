@@ -1,0 +1,78 @@
+import HubCore
+import HubMQTT
+import Logging
+import ServiceLifecycle
+
+/// Publishes the shadow service's messages on the broker, QoS 1.
+struct MQTTShadowPublisher: ShadowPublisher {
+    let client: MQTTClient
+    let logger: Logger
+
+    func publish(_ topic: String, _ document: JSONValue) {
+        do {
+            try client.publish(topic, payload: document.compactBytes, qos: 1)
+        } catch {
+            logger.warning("cannot publish", metadata: ["mqtt.topic": "\(topic)", "error": "\(error)"])
+        }
+    }
+}
+
+/// Connects to the broker, subscribes to the shadow request topics and feeds every request to
+/// the shadow service, publishing the answers once the change is durable.
+struct MQTTShadowService: Service {
+    let client: MQTTClient
+    let shadows: ShadowService
+    let status: HubStatus
+    let logger: Logger
+
+    func run() async throws {
+        try await connectUntilUp()
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask {
+                    for await connected in client.connectionChanges {
+                        status.brokerConnection(connected)
+                        if connected {
+                            logger.notice("connected to the MQTT broker", metadata: ["mqtt.endpoint": "\(client.options.endpoint)"])
+                        } else {
+                            logger.warning("lost the MQTT broker; reconnecting", metadata: ["mqtt.endpoint": "\(client.options.endpoint)"])
+                        }
+                    }
+                }
+                for filter in ShadowTopic.requestFilters {
+                    try await client.subscribe(filter, qos: 1)
+                }
+                status.subscribed()
+                logger.info("serving shadows", metadata: ["mqtt.filters": "\(ShadowTopic.requestFilters)"])
+                for await message in client.messages {
+                    guard let topic = ShadowTopic(message.topic) else { continue }
+                    guard let pending = await shadows.handleMQTT(topic, payload: message.payload) else { continue }
+                    group.addTask {
+                        let result = await pending.finish()
+                        shadows.publish(result, of: pending, origin: .mqtt)
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            // Stops the message stream; requests already taken finish and are answered first.
+            client.close()
+        }
+    }
+
+    /// The first connection: retried with backoff while the (embedded) broker starts.
+    func connectUntilUp() async throws {
+        var delay = 0.05
+        while true {
+            do {
+                try await client.connect()
+                status.brokerConnection(true)
+                return
+            } catch {
+                if Task.isCancelled || Task.isShuttingDownGracefully { throw error }
+                logger.info("waiting for the MQTT broker", metadata: ["reason": "\(error)"])
+                try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                delay = min(delay * 2, 2)
+            }
+        }
+    }
+}

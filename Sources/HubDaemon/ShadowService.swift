@@ -1,0 +1,179 @@
+public import HubCore
+public import HubStore
+public import Logging
+
+/// Where the shadow service's messages go (MQTT in the daemon, a recorder in tests).
+public protocol ShadowPublisher: Sendable {
+    func publish(_ topic: String, _ document: JSONValue)
+}
+
+/// The one path every shadow request takes, whoever sends it: rate limit, the engine's rules,
+/// the store (acknowledged only once durable), then the messages on MQTT.
+///
+/// Requests enter through ``begin(_:id:payload:origin:)``, which runs without suspending: the
+/// request is checked and applied to the in-memory record and its write is queued, so requests
+/// are applied in the order they arrive. ``PendingRequest/finish()`` then waits for the commit
+/// outside the actor, letting many writes share a transaction.
+public actor ShadowService {
+    public enum Origin: Sendable {
+        /// A request on the MQTT topics: answers go to accepted/rejected.
+        case mqtt
+        /// A REST request: the answer is the HTTP response; updates still publish accepted,
+        /// delta and documents (as AWS does).
+        case rest
+    }
+
+    public let engine: ShadowEngine
+    let store: HubStore
+    let clock: any HubClock
+    let logger: Logger
+    let publisher: any ShadowPublisher
+    let requireRegisteredThings: Bool
+    private var records: [ShadowID: ShadowRecord] = [:]
+    private var registeredThings: Set<String> = []
+    private var limiter: RateLimiter
+
+    public init(
+        store: HubStore, limits: ShadowLimits, requestsPerSecondPerThing: Double, requireRegisteredThings: Bool,
+        clock: any HubClock, publisher: any ShadowPublisher, logger: Logger
+    ) async throws {
+        self.engine = ShadowEngine(limits: limits)
+        self.store = store
+        self.clock = clock
+        self.logger = logger
+        self.publisher = publisher
+        self.requireRegisteredThings = requireRegisteredThings
+        self.limiter = RateLimiter(requestsPerSecond: requestsPerSecondPerThing)
+        for (id, record) in try await store.allShadows() { records[id] = record }
+        registeredThings = Set(try await store.things().map(\.name))
+    }
+
+    public var shadowCount: Int { records.values.filter(\.exists).count }
+
+    public func thingRegistered(_ name: String) { registeredThings.insert(name) }
+    public func thingRemoved(_ name: String) { registeredThings.remove(name) }
+
+    /// A request in flight: done already (rejected, or a read) or waiting for its write.
+    public struct PendingRequest: Sendable {
+        let service: ShadowService
+        let id: ShadowID?
+        let operation: ShadowTopic.Operation
+        let result: Result<Outcome, ShadowError>
+        let ticket: WriteTicket?
+        let clientToken: String?
+
+        /// Waits until the change is durable; returns the answer and the messages to publish.
+        public func finish() async -> Result<Outcome, ShadowError> {
+            guard let ticket, let id else { return result }
+            do {
+                try await ticket.wait()
+                return result
+            } catch {
+                await service.writeFailed(id, error: error)
+                return .failure(ShadowError.internalFailure.withClientToken(clientToken))
+            }
+        }
+    }
+
+    public struct Outcome: Sendable {
+        /// accepted document of the operation: the MQTT `…/accepted` payload and the REST body.
+        public var accepted: JSONValue
+        public var delta: JSONValue?
+        public var documents: JSONValue?
+        public var record: ShadowRecord?
+    }
+
+    /// Largest request payload read at all; larger ones are 413 without being parsed.
+    var maxPayloadBytes: Int { max(128 * 1024, engine.limits.maxDocumentBytes * 4) }
+
+    public func begin(_ operation: ShadowTopic.Operation, id: ShadowID, payload: [UInt8]) -> PendingRequest {
+        func done(_ result: Result<Outcome, ShadowError>) -> PendingRequest {
+            PendingRequest(service: self, id: id, operation: operation, result: result, ticket: nil, clientToken: nil)
+        }
+        guard limiter.allow(id.thingName, at: clock.monotonicNanoseconds()) else {
+            return done(.failure(.tooManyRequests))
+        }
+        guard !requireRegisteredThings || registeredThings.contains(id.thingName) else {
+            return done(.failure(.thingNotFound))
+        }
+        guard payload.count <= maxPayloadBytes else { return done(.failure(.payloadTooLarge)) }
+        let now = clock.epochSeconds()
+        let current = records[id]
+        do throws(ShadowError) {
+            switch operation {
+            case .get:
+                return done(.success(Outcome(accepted: try engine.get(current, id: id, payload: payload, at: now))))
+            case .update:
+                let update = try engine.update(current, payload: payload, at: now)
+                records[id] = update.record
+                let ticket = store.enqueueSaveShadow(id, update.record, replacing: current?.version, at: now)
+                let outcome = Outcome(
+                    accepted: update.accepted, delta: update.delta, documents: update.documents, record: update.record)
+                return PendingRequest(
+                    service: self, id: id, operation: operation, result: .success(outcome), ticket: ticket,
+                    clientToken: update.clientToken)
+            case .delete:
+                let deletion = try engine.delete(current, id: id, payload: payload, at: now)
+                records[id] = deletion.record
+                let ticket = store.enqueueSaveShadow(id, deletion.record, replacing: current?.version, at: now)
+                return PendingRequest(
+                    service: self, id: id, operation: operation, result: .success(Outcome(accepted: deletion.accepted)),
+                    ticket: ticket, clientToken: deletion.accepted["clientToken"]?.stringValue)
+            }
+        } catch {
+            return done(.failure(error))
+        }
+    }
+
+    /// A write did not commit: what the cache says is not durable, so read the truth back.
+    func writeFailed(_ id: ShadowID, error: any Error) async {
+        logger.error(
+            "shadow write failed; the request was answered 500 and nothing was acknowledged",
+            metadata: ["shadow": "\(id.qualifiedName)", "error": "\(error)"])
+        records[id] = nil
+        if let stored = try? await store.shadow(id) { records[id] = stored }
+    }
+
+    /// Handles a request from MQTT end to end, publishing the answers.
+    public func handleMQTT(_ topic: ShadowTopic, payload: [UInt8]) -> PendingRequest? {
+        do {
+            return begin(topic.operation, id: try topic.shadowID(limits: engine.limits), payload: payload)
+        } catch {
+            publisher.publish(topic.rejectedTopic, error.document)
+            return nil
+        }
+    }
+
+    /// Publishes what a finished request produced.
+    nonisolated public func publish(_ result: Result<Outcome, ShadowError>, of pending: PendingRequest, origin: Origin) {
+        guard let id = pending.id else { return }
+        let prefix = id.topicPrefix
+        let operation = pending.operation.rawValue
+        switch result {
+        case .success(let outcome):
+            if origin == .mqtt || pending.operation == .update {
+                publisher.publish("\(prefix)/\(operation)/accepted", outcome.accepted)
+            }
+            if let delta = outcome.delta { publisher.publish("\(prefix)/update/delta", delta) }
+            if let documents = outcome.documents { publisher.publish("\(prefix)/update/documents", documents) }
+        case .failure(let error):
+            if origin == .mqtt { publisher.publish("\(prefix)/\(operation)/rejected", error.document) }
+        }
+    }
+
+    /// Live named shadows of a thing, sorted.
+    public func namedShadows(of thing: String) -> [String] {
+        records.filter { $0.key.thingName == thing && $0.key.shadowName != nil && $0.value.exists }
+            .compactMap(\.key.shadowName).sorted()
+    }
+
+    public func now() -> Int64 { clock.epochSeconds() }
+}
+
+extension ShadowError {
+    func withClientToken(_ token: String?) -> ShadowError {
+        var copy = self
+        copy.clientToken = token
+        return copy
+    }
+}

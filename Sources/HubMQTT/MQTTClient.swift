@@ -1,0 +1,260 @@
+internal import CMosquitto
+#if canImport(Glibc)
+    import Glibc
+#endif
+import Dispatch
+import Synchronization
+
+/// An MQTT client over libmosquitto.
+///
+/// libmosquitto's own thread runs the network loop (`mosquitto_loop_start`), so no socket work
+/// happens on the Swift cooperative pool. Its callbacks are thin thunks that recover this object
+/// from the user-data pointer and hand results over: messages through ``messages``, connection
+/// changes through ``connectionChanges``, acknowledgements by resuming continuations. After a
+/// lost connection libmosquitto reconnects with exponential backoff; every subscription is
+/// renewed on each (re)connect.
+public final class MQTTClient: Sendable {
+    public let options: MQTTClientOptions
+    public let messages: AsyncStream<MQTTMessage>
+    public let connectionChanges: AsyncStream<Bool>
+
+    private struct State {
+        var connected = false
+        var closed = false
+        var subscriptions: [String: Int32] = [:]
+        var pendingConnect: CheckedContinuation<Void, any Error>?
+        var pendingAcknowledgements: [Int32: CheckedContinuation<Void, any Error>] = [:]
+    }
+
+    // The handle is created in init and destroyed in close(); libmosquitto functions used on it
+    // are thread-safe once the threaded loop runs (documented for publish/subscribe/disconnect).
+    private nonisolated(unsafe) let handle: OpaquePointer
+    private let state = Mutex(State())
+    private let messageContinuation: AsyncStream<MQTTMessage>.Continuation
+    private let connectionContinuation: AsyncStream<Bool>.Continuation
+
+    private static let libraryInitialised: Bool = {
+        mosquitto_lib_init()
+        return true
+    }()
+
+    public init(options: MQTTClientOptions) throws(MQTTError) {
+        _ = Self.libraryInitialised
+        self.options = options
+        (messages, messageContinuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        (connectionChanges, connectionContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(16))
+        guard let handle = mosquitto_new(options.clientID, options.cleanSession, nil) else {
+            throw MQTTError(code: .init(rawValue: 1), message: "cannot create an MQTT client (out of memory?)")
+        }
+        self.handle = handle
+        mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
+        mosquitto_connect_callback_set(handle, onConnect)
+        mosquitto_disconnect_callback_set(handle, onDisconnect)
+        mosquitto_message_callback_set(handle, onMessage)
+        mosquitto_publish_callback_set(handle, onPublish)
+        mosquitto_subscribe_callback_set(handle, onSubscribe)
+        mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, 1)
+        mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, Int32(MQTT_PROTOCOL_V311))
+        mosquitto_max_inflight_messages_set(handle, 0)
+        mosquitto_reconnect_delay_set(
+            handle, UInt32(options.reconnectDelaySeconds), UInt32(options.maxReconnectDelaySeconds), true)
+        try configure()
+    }
+
+    deinit {
+        assert(state.withLock { $0.closed }, "MQTTClient \(options.clientID) was not closed")
+    }
+
+    private func configure() throws(MQTTError) {
+        if let username = options.username {
+            try check(mosquitto_username_pw_set(handle, username, options.password), "set the user name")
+        }
+        if let tls = options.tls {
+            try check(mosquitto_tls_set(handle, tls.caFile, nil, tls.certFile, tls.keyFile, nil), "load TLS files")
+        }
+        if let will = options.will {
+            try check(
+                will.payload.withUnsafeBytes {
+                    mosquitto_will_set(handle, will.topic, Int32($0.count), $0.baseAddress, Int32(will.qos), will.retain)
+                }, "set the last will")
+        }
+    }
+
+    public var isConnected: Bool { state.withLock { $0.connected } }
+
+    /// Connects, waiting for the broker's CONNACK, then starts the network loop. Fails at once
+    /// when the broker refuses or cannot be reached; afterwards lost connections are retried.
+    public func connect(timeoutSeconds: Int = 10) async throws {
+        let endpoint = options.endpoint
+        let keepAlive = Int32(options.keepAliveSeconds)
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            state.withLock { $0.pendingConnect = continuation }
+            // mosquitto_connect blocks on DNS and the TCP handshake: keep it off the cooperative pool.
+            DispatchQueue.global().async { [self] in
+                let status: Int32
+                switch endpoint.kind {
+                case .tcp(let host, let port): status = mosquitto_connect(handle, host, Int32(port), keepAlive)
+                case .unixSocket(let path): status = mosquitto_connect(handle, path, 0, keepAlive)
+                }
+                let error = errno
+                guard status == MOSQ_ERR_SUCCESS.rawValue else {
+                    let reason = status == MOSQ_ERR_ERRNO.rawValue
+                        ? String(cString: strerror(error)) : String(cString: mosquitto_strerror(status))
+                    failConnect(MQTTError(code: .init(rawValue: status), message: "cannot connect to MQTT broker at \(endpoint): \(reason)"))
+                    return
+                }
+                let loop = mosquitto_loop_start(handle)
+                if loop != MOSQ_ERR_SUCCESS.rawValue {
+                    failConnect(MQTTError(code: .init(rawValue: loop), message: "cannot start the MQTT network loop"))
+                }
+            }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(timeoutSeconds)) { [self] in
+                failConnect(MQTTError(code: .timedOut, message: "no answer from MQTT broker at \(endpoint) within \(timeoutSeconds) s"))
+            }
+        }
+    }
+
+    private func failConnect(_ error: MQTTError) {
+        let pending = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            defer { state.pendingConnect = nil }
+            return state.pendingConnect
+        }
+        pending?.resume(throwing: error)
+    }
+
+    /// Subscribes and waits for the SUBACK; the subscription is renewed after every reconnect.
+    public func subscribe(_ filter: String, qos: Int = 1) async throws {
+        state.withLock { $0.subscriptions[filter] = Int32(qos) }
+        try await acknowledged("subscribe to \(filter)") { mid in mosquitto_subscribe(handle, mid, filter, Int32(qos)) }
+    }
+
+    /// Publishes without waiting; QoS 1 messages are retried by libmosquitto until acknowledged.
+    public func publish(_ topic: String, payload: [UInt8], qos: Int = 1, retain: Bool = false) throws(MQTTError) {
+        let status = payload.withUnsafeBytes {
+            mosquitto_publish(handle, nil, topic, Int32($0.count), $0.baseAddress, Int32(qos), retain)
+        }
+        try check(status, "publish to \(topic)")
+    }
+
+    /// Publishes and waits for the broker's PUBACK (QoS 1) or the send (QoS 0).
+    public func publishAndWait(_ topic: String, payload: [UInt8], qos: Int = 1, retain: Bool = false) async throws {
+        try await acknowledged("publish to \(topic)") { mid in
+            payload.withUnsafeBytes {
+                mosquitto_publish(handle, mid, topic, Int32($0.count), $0.baseAddress, Int32(qos), retain)
+            }
+        }
+    }
+
+    /// Runs a libmosquitto call that yields a message id, and waits for that id's acknowledgement.
+    private func acknowledged(_ what: String, _ call: (UnsafeMutablePointer<Int32>) -> Int32) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            // Hold the lock across the call so that the callback cannot see the id before we stored it.
+            let failure: MQTTError? = state.withLock { state in
+                var mid: Int32 = 0
+                let status = call(&mid)
+                guard status == MOSQ_ERR_SUCCESS.rawValue else {
+                    return MQTTError(code: .init(rawValue: status), message: "cannot \(what): \(String(cString: mosquitto_strerror(status)))")
+                }
+                state.pendingAcknowledgements[mid] = continuation
+                return nil
+            }
+            if let failure { continuation.resume(throwing: failure) }
+        }
+    }
+
+    /// Disconnects cleanly, stops the loop and frees the handle. The client cannot be reused.
+    public func close() {
+        let (wasClosed, pending) = state.withLock { state in
+            defer {
+                state.closed = true
+                state.pendingAcknowledgements = [:]
+                state.pendingConnect = nil
+            }
+            return (state.closed, Array(state.pendingAcknowledgements.values) + (state.pendingConnect.map { [$0] } ?? []))
+        }
+        guard !wasClosed else { return }
+        connectionContinuation.finish()
+        mosquitto_disconnect(handle)
+        mosquitto_loop_stop(handle, false)
+        mosquitto_destroy(handle)
+        for continuation in pending {
+            continuation.resume(throwing: MQTTError(code: .closed, message: "the MQTT client was closed"))
+        }
+        messageContinuation.finish()
+        connectionContinuation.finish()
+    }
+
+    private func check(_ status: Int32, _ what: String) throws(MQTTError) {
+        guard status == MOSQ_ERR_SUCCESS.rawValue else {
+            throw MQTTError(code: .init(rawValue: status), message: "cannot \(what): \(String(cString: mosquitto_strerror(status)))")
+        }
+    }
+
+    // MARK: - Callbacks (on libmosquitto's thread)
+
+    fileprivate func connected(_ code: Int32) {
+        guard code == 0 else {
+            // A refusal (bad credentials, not authorised): fail a pending connect; retries go on.
+            failConnect(MQTTError(code: .refused, message: "MQTT broker at \(options.endpoint) refused the connection: \(String(cString: mosquitto_connack_string(code)))"))
+            return
+        }
+        let (subscriptions, pending) = state.withLock { state in
+            state.connected = true
+            defer { state.pendingConnect = nil }
+            return (state.subscriptions, state.pendingConnect)
+        }
+        for (filter, qos) in subscriptions { mosquitto_subscribe(handle, nil, filter, qos) }
+        connectionContinuation.yield(true)
+        pending?.resume()
+    }
+
+    fileprivate func disconnected(_ code: Int32) {
+        let (wasConnected, closing) = state.withLock { state in
+            defer { state.connected = false }
+            return (state.connected, state.closed)
+        }
+        if wasConnected && !closing { connectionContinuation.yield(false) }
+        // TLS and authentication failures surface here, not in the connect callback.
+        failConnect(MQTTError(code: .connectionLost, message: "MQTT broker at \(options.endpoint) closed the connection: \(String(cString: mosquitto_strerror(code)))"))
+    }
+
+    fileprivate func received(_ message: MQTTMessage) {
+        messageContinuation.yield(message)
+    }
+
+    fileprivate func acknowledged(mid: Int32) {
+        let continuation = state.withLock { $0.pendingAcknowledgements.removeValue(forKey: mid) }
+        continuation?.resume()
+    }
+}
+
+private func client(_ userData: UnsafeMutableRawPointer?) -> MQTTClient? {
+    userData.map { Unmanaged<MQTTClient>.fromOpaque($0).takeUnretainedValue() }
+}
+
+private func onConnect(_: OpaquePointer?, _ userData: UnsafeMutableRawPointer?, _ code: Int32) {
+    client(userData)?.connected(code)
+}
+
+private func onDisconnect(_: OpaquePointer?, _ userData: UnsafeMutableRawPointer?, _ code: Int32) {
+    client(userData)?.disconnected(code)
+}
+
+private func onMessage(_: OpaquePointer?, _ userData: UnsafeMutableRawPointer?, _ message: UnsafePointer<mosquitto_message>?) {
+    guard let message, let client = client(userData) else { return }
+    let raw = message.pointee
+    let payload: [UInt8] = raw.payload.map {
+        Array(UnsafeRawBufferPointer(start: $0, count: Int(raw.payloadlen)))
+    } ?? []
+    client.received(MQTTMessage(topic: String(cString: raw.topic), payload: payload, qos: Int(raw.qos), retain: raw.retain))
+}
+
+private func onPublish(_: OpaquePointer?, _ userData: UnsafeMutableRawPointer?, _ mid: Int32) {
+    client(userData)?.acknowledged(mid: mid)
+}
+
+private func onSubscribe(
+    _: OpaquePointer?, _ userData: UnsafeMutableRawPointer?, _ mid: Int32, _: Int32, _: UnsafePointer<Int32>?
+) {
+    client(userData)?.acknowledged(mid: mid)
+}

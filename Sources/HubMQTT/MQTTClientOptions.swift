@@ -1,0 +1,66 @@
+/// How to reach the broker and who to be there.
+public struct MQTTClientOptions: Sendable {
+    /// Where the broker listens: TCP, or mosquitto's Unix-socket listener.
+    public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
+        enum Kind: Sendable, Equatable {
+            case tcp(host: String, port: Int)
+            case unixSocket(path: String)
+        }
+
+        let kind: Kind
+
+        public static func tcp(host: String, port: Int) -> Endpoint { Endpoint(kind: .tcp(host: host, port: port)) }
+        public static func unixSocket(path: String) -> Endpoint { Endpoint(kind: .unixSocket(path: path)) }
+
+        public var description: String {
+            switch kind {
+            case .tcp(let host, let port): return "\(host):\(port)"
+            case .unixSocket(let path): return "unix:\(path)"
+            }
+        }
+    }
+
+    /// Client certificates for a TLS connection.
+    public struct TLS: Sendable, Equatable {
+        public var caFile: String
+        public var certFile: String?
+        public var keyFile: String?
+
+        public init(caFile: String, certFile: String? = nil, keyFile: String? = nil) {
+            self.caFile = caFile
+            self.certFile = certFile
+            self.keyFile = keyFile
+        }
+    }
+
+    public struct Will: Sendable, Equatable {
+        public var topic: String
+        public var payload: [UInt8]
+        public var qos: Int
+        public var retain: Bool
+
+        public init(topic: String, payload: [UInt8], qos: Int = 1, retain: Bool = false) {
+            self.topic = topic
+            self.payload = payload
+            self.qos = qos
+            self.retain = retain
+        }
+    }
+
+    public var endpoint: Endpoint
+    public var clientID: String
+    public var username: String?
+    public var password: String?
+    public var tls: TLS?
+    public var will: Will?
+    public var keepAliveSeconds: Int = 30
+    /// The wait before the first reconnect attempt; it doubles up to `maxReconnectDelaySeconds`.
+    public var reconnectDelaySeconds: Int = 1
+    public var maxReconnectDelaySeconds: Int = 30
+    public var cleanSession: Bool = true
+
+    public init(endpoint: Endpoint, clientID: String) {
+        self.endpoint = endpoint
+        self.clientID = clientID
+    }
+}

@@ -1,0 +1,82 @@
+#if canImport(Glibc)
+    @preconcurrency import Glibc
+#endif
+import HubDaemon
+import Logging
+
+// homehubd: builds the services from the configuration and runs them. Nothing else lives here.
+
+let usage = """
+    usage: homehubd [--config FILE]        run the hub (default /etc/homehub/hub.toml)
+           homehubd --check-config FILE    validate a configuration and exit
+           homehubd --version
+
+    """
+
+func readFile(_ path: String) -> String? {
+    guard let file = fopen(path, "r") else { return nil }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = fread(&buffer, 1, buffer.count, file)
+        if count <= 0 { break }
+        bytes += buffer[0..<count]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+func fail(_ message: String, status: Int32 = 1) -> Never {
+    fputs("homehubd: \(message)\n", stderr)
+    exit(status)
+}
+
+func loadConfiguration(_ path: String) -> HubConfiguration {
+    guard let text = readFile(path) else { fail("cannot read \(path): \(String(cString: strerror(errno)))") }
+    do {
+        return try HubConfiguration(toml: text, source: path)
+    } catch {
+        fail(error.message)
+    }
+}
+
+signal(SIGPIPE, SIG_IGN)
+var arguments = Array(CommandLine.arguments.dropFirst())
+var configPath = "/etc/homehub/hub.toml"
+while let argument = arguments.first {
+    arguments.removeFirst()
+    switch argument {
+    case "--config", "-c":
+        guard let path = arguments.first else { fail("--config needs a file\n\(usage)", status: 64) }
+        configPath = path
+        arguments.removeFirst()
+    case "--check-config":
+        guard let path = arguments.first else { fail("--check-config needs a file\n\(usage)", status: 64) }
+        _ = loadConfiguration(path)
+        print("\(path): configuration is valid")
+        exit(0)
+    case "--version":
+        print("homehubd \(HubStatus.version)")
+        exit(0)
+    case "--help", "-h":
+        print(usage, terminator: "")
+        exit(0)
+    default:
+        fail("unknown argument '\(argument)'\n\(usage)", status: 64)
+    }
+}
+
+let configuration = loadConfiguration(configPath)
+let level = Logger.Level(rawValue: configuration.hub.logLevel) ?? .info
+LoggingSystem.bootstrap { label in
+    var handler = StreamLogHandler.standardError(label: label)
+    handler.logLevel = level
+    return handler
+}
+let logger = Logger(label: "homehubd")
+do {
+    try await HubDaemon.run(configuration, logger: logger)
+} catch {
+    logger.critical("homehubd failed: \(error)")
+    exit(1)
+}
