@@ -28,6 +28,7 @@ run: deps
 ## Benchmarks (release build); not part of `make test`.
 bench: deps
 	$(SWIFT) build -c release --product homehub-bench
+	$(SWIFT) build -c release --product homehubd
 	.build/release/homehub-bench
 
 clean:

@@ -63,7 +63,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "homehubd", dependencies: ["HubDaemon"], swiftSettings: strict),
-        .executableTarget(name: "homehub-bench", dependencies: ["HubCore", "HubStore"], swiftSettings: strict),
+        .executableTarget(
+            name: "homehub-bench", dependencies: ["HubCore", "HubStore", "HubMQTT", "HubProcess"], swiftSettings: strict),
         .executableTarget(name: "homehub-store-writer", dependencies: ["HubCore", "HubStore"], swiftSettings: strict),
         .testTarget(
             name: "HubCoreTests",

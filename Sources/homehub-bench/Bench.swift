@@ -12,7 +12,15 @@ import HubStore
 @main
 struct Bench {
     static func main() async throws {
-        let quick = CommandLine.arguments.contains("--quick")
+        signal(SIGPIPE, SIG_IGN)
+        let arguments = CommandLine.arguments.dropFirst()
+        let quick = arguments.contains("--quick")
+        let parts = arguments.filter { !$0.hasPrefix("--") }
+        if parts.isEmpty || parts.contains("store") { try await storeTable(quick: quick) }
+        if parts.isEmpty || parts.contains("mqtt") { try await mqttTable(quick: quick) }
+    }
+
+    static func storeTable(quick: Bool) async throws {
         let engineUpdates = quick ? 20_000 : 200_000
         let storeUpdates = quick ? 1_000 : 5_000
         let writers = 64
@@ -30,6 +38,27 @@ struct Bench {
         for (name, count, rate) in rows {
             print(pad(name, 58) + pad(String(count), 10) + pad(String(Int(rate)), 14) + format(rate / baseline) + "x")
         }
+        print("")
+    }
+
+    static func mqttTable(quick: Bool) async throws {
+        var template = Array("/tmp/homehub-bench-mqtt-XXXXXX".utf8CString)
+        let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        defer { _ = system("rm -rf '\(directory)'") }
+        let executable = CommandLine.arguments[0]
+        let homehubd = String(executable[..<(executable.lastIndex(of: "/") ?? executable.startIndex)]) + "/homehubd"
+        let bench = MQTTBench(directory: directory, port: 20_000 + Int(getpid() % 10_000), homehubd: homehubd, quick: quick)
+        let results = try await bench.run()
+        print("MQTT round trips over one mosquitto on loopback (QoS 1; window = requests in flight)")
+        print(pad("path", 28) + pad("things", 8) + pad("window", 8) + pad("requests", 10) + pad("per s", 10)
+            + pad("p50 ms", 9) + pad("p99 ms", 9) + "hub/echo")
+        for (index, result) in results.enumerated() {
+            let ratio = index % 2 == 1 ? format(result.perSecond / results[index - 1].perSecond) + "x" : ""
+            print(pad(result.name, 28) + pad(String(result.things), 8) + pad(String(result.window), 8)
+                + pad(String(result.requests), 10) + pad(String(Int(result.perSecond)), 10)
+                + pad(format(result.p50), 9) + pad(format(result.p99), 9) + ratio)
+        }
+        print("")
     }
 
     static func pad(_ text: String, _ width: Int) -> String {

@@ -218,6 +218,11 @@ class Device:
 
     def expect(self, suffix, timeout=10):
         """The next message whose topic ends with `suffix` (others before it are kept)."""
+        return self.expect_any([suffix], timeout)[1]
+
+    def expect_any(self, suffixes, timeout=10):
+        """The next message on any of the suffixes: (suffix, parsed payload)."""
+        suffix = " or ".join(suffixes)
         deadline = time.monotonic() + timeout
         skipped = []
         try:
@@ -226,8 +231,9 @@ class Device:
                 if remaining <= 0:
                     raise AssertionError(f"no message on …/{suffix} within {timeout} s; saw {[t for t, _ in skipped]}")
                 topic, payload = self.messages.get(timeout=remaining)
-                if topic.endswith("/" + suffix):
-                    return json.loads(payload) if payload else None
+                for candidate in suffixes:
+                    if topic.endswith("/" + candidate):
+                        return candidate, (json.loads(payload) if payload else None)
                 skipped.append((topic, payload))
         finally:
             for item in skipped:

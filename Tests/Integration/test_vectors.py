@@ -85,6 +85,7 @@ def test_vector_against_the_daemon(vector, hub, broker):
     matcher = Matcher(int(time.time()))
     try:
         for step in vector["steps"]:
+            status = None
             if step["action"] == "mqtt_publish":
                 payload = step.get("payload_raw", step.get("payload"))
                 if not isinstance(payload, str):
@@ -98,11 +99,24 @@ def test_vector_against_the_daemon(vector, hub, broker):
                 expected = step["expect_http"]
                 assert status == expected["status"], f"step {step['n']}: HTTP {status} {body}"
                 matcher.check(expected["body"], body, expected.get("match") == "exact")
+            consumed = set()
             for expectation in step.get("expect", []):
                 message = device.expect(expectation["topic"])
+                consumed.add(expectation["topic"])
                 matcher.check(expectation["payload"], message, expectation.get("match") == "exact")
-            # The hub publishes accepted, delta and documents in that order on one connection, so
-            # once the expected messages are in, a delta that should not exist would be too.
+            # Wait for the message the hub sends last for this request, so that nothing of this
+            # step is left to be mistaken for the next step's. The hub publishes accepted, delta
+            # and documents in that order on one connection: once documents is in, a delta that
+            # should not exist would be too.
+            operation = step.get("topic") or {"POST": "update"}.get(step["http"]["method"])
+            if operation == "update" and status in (None, 200):
+                final = ["update/documents", "update/rejected"]
+            elif operation in ("get", "delete") and step["action"] == "mqtt_publish":
+                final = [f"{operation}/accepted", f"{operation}/rejected"]
+            else:
+                final = []
+            if final and not consumed & set(final):
+                device.expect_any(final)
             leftovers = [topic for topic, _ in device.drain()]
             for suffix in step.get("expect_no_message", []):
                 assert not any(topic.endswith("/" + suffix) for topic in leftovers), \

@@ -1,0 +1,188 @@
+import Dispatch
+import HubCore
+import HubMQTT
+import HubProcess
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Update → accepted round trips through a real mosquitto and homehubd, beside a raw broker
+/// echo (a subscriber that republishes each message) on the same broker in the same run.
+struct MQTTBench {
+    struct Result {
+        var name: String
+        var things: Int
+        var window: Int
+        var requests: Int
+        var perSecond: Double
+        var p50: Double
+        var p99: Double
+    }
+
+    let directory: String
+    let port: Int
+    let homehubd: String
+    let quick: Bool
+
+    func run() async throws -> [Result] {
+        let broker = try startBroker()
+        defer { broker.signalGroup(SIGKILL) }
+        let hub = try startHub()
+        defer { hub.signalGroup(SIGTERM) }
+        try await waitForHub()
+
+        let echo = try MQTTClient(options: options("bench-echo"))
+        try await connect(echo)
+        try await echo.subscribe("bench/req/#")
+        let echoTask = Task {
+            for await message in echo.messages {
+                try? echo.publish("bench/resp/" + message.topic.dropFirst("bench/req/".count), payload: message.payload)
+            }
+        }
+        defer {
+            echoTask.cancel()
+            echo.close()
+        }
+
+        var results: [Result] = []
+        let requests = quick ? 500 : 3000
+        for things in [1, 100, 1000] {
+            let window = min(things, 256)
+            results.append(try await roundTrips(name: "raw broker echo", things: things, window: window, total: requests, echo: true))
+            results.append(try await roundTrips(name: "homehubd update→accepted", things: things, window: window, total: requests, echo: false))
+        }
+        return results
+    }
+
+    func options(_ clientID: String) -> MQTTClientOptions {
+        MQTTClientOptions(endpoint: .tcp(host: "127.0.0.1", port: port), clientID: clientID)
+    }
+
+    func connect(_ client: MQTTClient) async throws {
+        for _ in 0..<200 {
+            do {
+                try await client.connect(timeoutSeconds: 2)
+                return
+            } catch {
+                try await Task.sleep(for: .milliseconds(25))
+            }
+        }
+        try await client.connect()
+    }
+
+    func startBroker() throws -> ChildProcess {
+        let config = directory + "/mosquitto.conf"
+        var text = "persistence false\nlog_dest stderr\nlog_type error\nset_tcp_nodelay true\nmax_queued_messages 0\n"
+        text += "listener \(port) 127.0.0.1\nallow_anonymous true\n"
+        if geteuid() == 0 { text += "user root\n" }
+        let file = fopen(config, "w")
+        fputs(text, file)
+        fclose(file)
+        return try ChildProcess(executable: "/usr/sbin/mosquitto", arguments: ["-c", config])
+    }
+
+    func startHub() throws -> ChildProcess {
+        let config = directory + "/hub.toml"
+        let text = """
+            [hub]
+            data_dir = "\(directory)/data"
+            socket = "\(directory)/hubctl.sock"
+            log_level = "warning"
+            [mqtt]
+            mode = "external"
+            port = \(port)
+            client_id = "homehubd-bench"
+            [plugins]
+            dirs = []
+            [shadows]
+            requests_per_second_per_thing = 0
+
+            """
+        let file = fopen(config, "w")
+        fputs(text, file)
+        fclose(file)
+        return try ChildProcess(executable: homehubd, arguments: ["--config", config])
+    }
+
+    func roundTrips(name: String, things: Int, window: Int, total: Int, echo: Bool) async throws -> Result {
+        let client = try MQTTClient(options: options("bench-load-\(echo ? "echo" : "hub")-\(things)"))
+        defer { client.close() }
+        try await connect(client)
+        try await client.subscribe(echo ? "bench/resp/#" : "$aws/things/+/shadow/update/accepted")
+        let tag = "\(things)\(echo ? "e" : "h")"
+
+        func send(_ sequence: Int) throws {
+            let thing = "bench-\(sequence % things)"
+            let token = "\(tag)-\(sequence)"
+            if echo {
+                try client.publish("bench/req/\(thing)", payload: Array(token.utf8))
+            } else {
+                let payload = #"{"state":{"reported":{"value":\#(sequence),"mode":"heat"}},"clientToken":"\#(token)"}"#
+                try client.publish("$aws/things/\(thing)/shadow/update", payload: Array(payload.utf8))
+            }
+        }
+
+        var started: [Int: UInt64] = [:]
+        var latencies: [Double] = []
+        latencies.reserveCapacity(total)
+        let begin = DispatchTime.now().uptimeNanoseconds
+        var sent = 0
+        while sent < min(window, total) {
+            started[sent] = DispatchTime.now().uptimeNanoseconds
+            try send(sent)
+            sent += 1
+        }
+        for await message in client.messages {
+            let token: String?
+            if echo {
+                token = String(decoding: message.payload, as: UTF8.self)
+            } else {
+                token = (try? JSONParser().parse(message.payload))?["clientToken"]?.stringValue
+            }
+            guard let token, token.hasPrefix(tag + "-"), let sequence = Int(token.dropFirst(tag.count + 1)),
+                let start = started.removeValue(forKey: sequence)
+            else { continue }
+            latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            if latencies.count == total { break }
+            if sent < total {
+                started[sent] = DispatchTime.now().uptimeNanoseconds
+                try send(sent)
+                sent += 1
+            }
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9
+        latencies.sort()
+        return Result(
+            name: name, things: things, window: window, requests: total, perSecond: Double(total) / seconds,
+            p50: latencies[latencies.count / 2], p99: latencies[min(latencies.count - 1, latencies.count * 99 / 100)])
+    }
+
+    /// Waits until homehubd reports healthy on its control socket (connected and subscribed).
+    func waitForHub() async throws {
+        for _ in 0..<400 {
+            if healthIsOK(socketPath: directory + "/hubctl.sock") { return }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw MQTTError(code: .timedOut, message: "homehubd did not become healthy")
+    }
+
+    func healthIsOK(socketPath: String) -> Bool {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            buffer.copyBytes(from: Array(socketPath.utf8.prefix(buffer.count - 1)) + [0])
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else { return false }
+        let request = Array("GET /v1/health HTTP/1.0\r\n\r\n".utf8)
+        guard write(descriptor, request, request.count) == request.count else { return false }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = read(descriptor, &buffer, buffer.count)
+        return count > 12 && String(decoding: buffer[0..<count], as: UTF8.self).hasPrefix("HTTP/1.0 200")
+    }
+}
