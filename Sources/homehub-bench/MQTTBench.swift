@@ -27,11 +27,21 @@ struct MQTTBench {
 
     func run() async throws -> [Result] {
         let broker = try startBroker()
-        defer { broker.signalGroup(SIGKILL) }
         let hub = try startHub()
-        defer { hub.signalGroup(SIGTERM) }
-        try await waitForHub()
+        do {
+            try await waitForHub()
+            let results = try await measure()
+            _ = await hub.terminate()
+            _ = await broker.terminate()
+            return results
+        } catch {
+            _ = await hub.terminate()
+            _ = await broker.terminate()
+            throw error
+        }
+    }
 
+    func measure() async throws -> [Result] {
         let echo = try MQTTClient(options: options("bench-echo"))
         try await connect(echo)
         try await echo.subscribe("bench/req/#")
@@ -176,7 +186,7 @@ struct MQTTBench {
             buffer.copyBytes(from: Array(socketPath.utf8.prefix(buffer.count - 1)) + [0])
         }
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard connected == 0 else { return false }
         let request = Array("GET /v1/health HTTP/1.0\r\n\r\n".utf8)

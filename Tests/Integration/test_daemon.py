@@ -112,3 +112,18 @@ def test_sigkill_mid_stream_loses_no_acknowledged_update(tmp_path, broker, hub):
     for thing, version in seen.items():
         status, _, body = hub.request("GET", f"/things/{thing}/shadow")
         assert status == 200 and body["version"] >= version, (thing, version, body)
+
+
+def test_external_broker_over_tls_with_a_client_certificate(tmp_path, broker, certs):
+    extra = (f'ca_file = "{certs}/ca.crt"\ncert_file = "{certs}/device.crt"\nkey_file = "{certs}/device.key"\n')
+    config = external_config(tmp_path, broker).replace(f"port = {broker.port}\n",
+                                                       f'port = {broker.tls_port}\nhost = "localhost"\n' + extra)
+    config = config.replace('host = "127.0.0.1"\n', "", 1)
+    hub = Hub(tmp_path, config)
+    try:
+        device = Device(broker.port, "tls")
+        device.publish("$aws/things/tls/shadow/update", {"state": {"reported": {"secure": True}}})
+        assert device.expect("update/accepted")["version"] == 1
+        device.close()
+    finally:
+        hub.stop()
