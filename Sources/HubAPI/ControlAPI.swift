@@ -1,68 +1,159 @@
 public import HubCore
 
-/// What the control API needs from the shadow service.
-public protocol ShadowOperations: Sendable {
-    var limits: ShadowLimits { get }
-    /// Runs a REST shadow request through the same path as an MQTT one; returns the body.
-    func perform(_ operation: ShadowTopic.Operation, id: ShadowID, payload: [UInt8]) async -> Result<JSONValue, ShadowError>
-    func namedShadows(of thing: String) async -> [String]
-    func epochSeconds() -> Int64
-}
-
-/// What `/v1/health` reports: ready once the broker is connected and the hub subscribed.
-public protocol HealthReporting: Sendable {
-    func health() async -> (ready: Bool, detail: JSONValue)
-}
-
-/// The routes of the control socket. AWS's shadow REST paths answer exactly as the IoT data
-/// plane does (status = code, `x-amzn-ErrorType`, `{"code", "message"}`); homehub's own API
-/// lives under `/v1`.
+/// The routes of the control socket, who may call them, and the audit of every change.
+///
+/// AWS's shadow REST paths answer exactly as the IoT data plane does (status = code,
+/// `x-amzn-ErrorType`, `{"code", "message"}`); homehub's own API lives under `/v1`.
 public struct ControlAPI: HTTPResponder {
-    let shadows: any ShadowOperations
-    let health: any HealthReporting
+    let backend: any HubBackend
+    let policy: AccessPolicy
+    let identify: @Sendable (PeerCredentials) -> Caller
 
-    public init(shadows: any ShadowOperations, health: any HealthReporting) {
-        self.shadows = shadows
-        self.health = health
+    public init(backend: any HubBackend, policy: AccessPolicy, identify: @escaping @Sendable (PeerCredentials) -> Caller) {
+        self.backend = backend
+        self.policy = policy
+        self.identify = identify
+    }
+
+    struct Endpoint {
+        var route: String
+        var permission: Permission?
+        var handle: (HTTPRequest, [String]) async -> HTTPResponse
     }
 
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
         let segments = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        if Route("v1/health").matches(segments) != nil, request.method == "GET" || request.method == "HEAD" {
-            let (ready, detail) = await health.health()
-            return .json(detail, status: ready ? 200 : 503)
+        guard let (endpoint, captured) = match(request.method, segments) else {
+            return finish(request, route: "unmatched", response: .error(404, "no such endpoint: \(request.method) \(request.path)"))
         }
-        if let captured = Route("things/*/shadow").matches(segments) {
-            return await shadow(request, thing: captured[0])
-        }
-        if let captured = Route("api/things/shadow/ListNamedShadowsForThing/*").matches(segments) {
-            guard request.method == "GET" else {
-                return .error(405, "\(request.method) is not allowed here; use GET", errorType: "MethodNotAllowedException")
+        let changesState = !["GET", "HEAD"].contains(request.method)
+        let caller = request.peer.map(identify)
+        if let permission = endpoint.permission {
+            let decision: AccessPolicy.Decision = caller.map { policy.decide($0, needs: permission) }
+                ?? .denied("cannot identify the caller of this socket connection")
+            if case .denied(let reason) = decision {
+                let response = HTTPResponse.error(403, reason)
+                if changesState { await audit(request, caller: caller, captured: captured, response: response, detail: reason) }
+                return finish(request, route: endpoint.route, response: response)
             }
-            return await listNamedShadows(request, thing: captured[0])
         }
-        return .error(404, "no such endpoint: \(request.method) \(request.path)")
+        let response = await endpoint.handle(request, captured)
+        if changesState { await audit(request, caller: caller, captured: captured, response: response, detail: nil) }
+        return finish(request, route: endpoint.route, response: response)
     }
 
-    func shadow(_ request: HTTPRequest, thing: String) async -> HTTPResponse {
-        let operation: ShadowTopic.Operation
-        switch request.method {
-        case "GET": operation = .get
-        case "POST": operation = .update
-        case "DELETE": operation = .delete
-        default:
-            return .error(405, "\(request.method) is not allowed on a shadow; use GET, POST or DELETE",
-                errorType: "MethodNotAllowedException")
+    func finish(_ request: HTTPRequest, route: String, response: HTTPResponse) -> HTTPResponse {
+        backend.countRequest(route: "\(request.method) \(route)", status: response.status)
+        return response
+    }
+
+    func audit(_ request: HTTPRequest, caller: Caller?, captured: [String], response: HTTPResponse, detail: String?) async {
+        var target = captured.first ?? request.path
+        if let name = request.query["name"], !name.isEmpty { target += "/\(name)" }
+        if request.path == "/v1/things", request.method == "POST",
+            let name = (try? JSONParser().parse(request.body))?["name"]?.stringValue
+        {
+            target = name
         }
+        var message = detail
+        if message == nil, response.status >= 400, case .bytes(let body) = response.body {
+            message = (try? JSONParser().parse(body))?["message"]?.stringValue
+        }
+        await backend.recordAudit(
+            AuditRecord(
+                caller: caller, pid: request.peer?.pid, action: "\(request.method) \(request.path)", target: target,
+                result: response.status, detail: message))
+    }
+
+    func match(_ method: String, _ segments: [String]) -> (Endpoint, [String])? {
+        for endpoint in endpoints(for: method) {
+            if let captured = Route(endpoint.route).matches(segments) { return (endpoint, captured) }
+        }
+        // A known path with another method is a 405, not a 404.
+        for other in ["GET", "POST", "DELETE"] where other != method {
+            for endpoint in endpoints(for: other) where Route(endpoint.route).matches(segments) != nil {
+                return (
+                    Endpoint(route: endpoint.route, permission: nil) { _, _ in
+                        .error(405, "\(method) is not allowed on /\(segments.joined(separator: "/"))",
+                            errorType: "MethodNotAllowedException")
+                    }, []
+                )
+            }
+        }
+        return nil
+    }
+
+    func endpoints(for method: String) -> [Endpoint] {
+        switch method {
+        case "GET", "HEAD":
+            return [
+                Endpoint(route: "v1/health", permission: nil) { _, _ in
+                    let (ready, detail) = await backend.health()
+                    return .json(detail, status: ready ? 200 : 503)
+                },
+                Endpoint(route: "v1/status", permission: .read) { _, _ in .json(await backend.status()) },
+                Endpoint(route: "v1/things", permission: .read) { _, _ in .json(await backend.things()) },
+                Endpoint(route: "v1/things/*", permission: .read) { _, captured in
+                    respond(await backend.thing(captured[0]))
+                },
+                Endpoint(route: "v1/events", permission: .read) { request, _ in events(request) },
+                Endpoint(route: "v1/audit", permission: .read) { request, _ in
+                    let limit = request.query["limit"].flatMap(Int.init) ?? 50
+                    return respond(await backend.audit(limit: max(1, min(limit, 10_000)), target: request.query["thing"]))
+                },
+                Endpoint(route: "metrics", permission: .read) { _, _ in
+                    .text(backend.metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+                },
+                Endpoint(route: "things/*/shadow", permission: .read) { request, captured in
+                    await shadow(.get, request, thing: captured[0])
+                },
+                Endpoint(route: "api/things/shadow/ListNamedShadowsForThing/*", permission: .read) { request, captured in
+                    await listNamedShadows(request, thing: captured[0])
+                },
+            ]
+        case "POST":
+            return [
+                Endpoint(route: "v1/things", permission: .write) { request, _ in
+                    guard let body = try? JSONParser().parse(request.body) else {
+                        return .error(400, "the body must be JSON: {\"name\": …, \"type\": …, \"config\": {…}}")
+                    }
+                    return respond(await backend.registerThing(body), status: 201)
+                },
+                Endpoint(route: "things/*/shadow", permission: .write) { request, captured in
+                    await shadow(.update, request, thing: captured[0])
+                },
+            ]
+        case "DELETE":
+            return [
+                Endpoint(route: "v1/things/*", permission: .write) { _, captured in
+                    respond(await backend.removeThing(captured[0]))
+                },
+                Endpoint(route: "things/*/shadow", permission: .write) { request, captured in
+                    await shadow(.delete, request, thing: captured[0])
+                },
+            ]
+        default:
+            return []
+        }
+    }
+
+    func respond(_ result: Result<JSONValue, APIError>, status: Int = 200) -> HTTPResponse {
+        switch result {
+        case .success(let body): return .json(body, status: status)
+        case .failure(let error): return .error(error.status, error.message)
+        }
+    }
+
+    func shadow(_ operation: ShadowTopic.Operation, _ request: HTTPRequest, thing: String) async -> HTTPResponse {
         let name = request.query["name"].flatMap { $0.isEmpty ? nil : $0 }
         let id: ShadowID
         do {
-            id = try ShadowID(thingName: thing, shadowName: name, limits: shadows.limits)
+            id = try ShadowID(thingName: thing, shadowName: name, limits: backend.limits)
         } catch {
             return .shadowError(error)
         }
         // Only an update reads the body; a REST get or delete carries no clientToken.
-        switch await shadows.perform(operation, id: id, payload: operation == .update ? request.body : []) {
+        switch await backend.perform(operation, id: id, payload: operation == .update ? request.body : []) {
         case .success(let body): return .json(body)
         case .failure(let error): return .shadowError(error)
         }
@@ -70,7 +161,7 @@ public struct ControlAPI: HTTPResponder {
 
     func listNamedShadows(_ request: HTTPRequest, thing: String) async -> HTTPResponse {
         do {
-            try ShadowNameRules.validateThingName(thing, limits: shadows.limits)
+            try ShadowNameRules.validateThingName(thing, limits: backend.limits)
         } catch {
             return .shadowError(error)
         }
@@ -81,17 +172,33 @@ public struct ControlAPI: HTTPResponder {
             }
             pageSize = size
         }
-        var names = await shadows.namedShadows(of: thing)
+        var names = await backend.namedShadows(of: thing)
         if let token = request.query["nextToken"], !token.isEmpty {
             // The token is the last name of the previous page: names are listed in order.
             names = names.filter { $0 > token }
         }
         var body: JSONObject = [
             "results": .array(names.prefix(pageSize).map(JSONValue.string)),
-            "timestamp": .integer(shadows.epochSeconds()),
+            "timestamp": .integer(backend.epochSeconds()),
         ]
         if names.count > pageSize { body["nextToken"] = .string(names[pageSize - 1]) }
         return .json(.object(body))
+    }
+
+    /// Server-sent events: one `data:` line of JSON per event. A comment line opens the stream
+    /// so that a client knows it is subscribed.
+    func events(_ request: HTTPRequest) -> HTTPResponse {
+        let source = backend.events(thing: request.query["thing"])
+        let (chunks, continuation) = AsyncStream.makeStream(of: [UInt8].self)
+        continuation.yield(Array(": homehub events\n\n".utf8))
+        let pump = Task {
+            for await event in source {
+                continuation.yield(Array("data: \(event.compactText)\n\n".utf8))
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in pump.cancel() }
+        return HTTPResponse(status: 200, headers: [("Content-Type", "text/event-stream")], body: .stream(chunks))
     }
 }
 

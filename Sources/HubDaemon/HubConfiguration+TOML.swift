@@ -1,3 +1,4 @@
+import HubCore
 import TOMLKit
 
 /// A configuration error that names the key, the rule and what was found.
@@ -20,7 +21,7 @@ extension HubConfiguration {
             throw ConfigurationError(message: "\(source): \(error)")
         }
         let reader = TableReader(table: root, path: "", source: source)
-        try reader.onlyKeys(["hub", "mqtt", "plugins", "shadows"])
+        try reader.onlyKeys(["hub", "mqtt", "plugins", "shadows", "policy", "things"])
         if let hub = try reader.table("hub") {
             try hub.onlyKeys(["data_dir", "socket", "socket_group", "log_level"])
             self.hub.dataDirectory = try hub.string("data_dir") ?? self.hub.dataDirectory
@@ -65,6 +66,25 @@ extension HubConfiguration {
         if let plugins = try reader.table("plugins") {
             try plugins.onlyKeys(["dirs"])
             self.plugins.directories = try plugins.strings("dirs") ?? self.plugins.directories
+        }
+        if let policy = try reader.table("policy") {
+            try policy.onlyKeys(["read_groups", "write_groups", "sensitive_groups"])
+            self.policy.readGroups = try policy.strings("read_groups") ?? self.policy.readGroups
+            self.policy.writeGroups = try policy.strings("write_groups") ?? self.policy.writeGroups
+            self.policy.sensitiveGroups = try policy.strings("sensitive_groups") ?? self.policy.sensitiveGroups
+        }
+        for (index, thing) in try reader.tables("things").enumerated() {
+            try thing.onlyKeys(["name", "type", "config"])
+            guard let name = try thing.string("name") else { throw thing.error("name", "is required") }
+            do {
+                try ShadowNameRules.validateThingName(name)
+            } catch {
+                throw thing.error("name", "is not a valid thing name: \(error.message)")
+            }
+            if things.contains(where: { $0.name == name }) {
+                throw reader.error("things", "declares '\(name)' twice (entry \(index + 1))")
+            }
+            things.append(Thing(name: name, type: try thing.string("type"), config: try thing.jsonTable("config") ?? [:]))
         }
         if let shadows = try reader.table("shadows") {
             try shadows.onlyKeys([
@@ -149,6 +169,43 @@ struct TableReader {
         guard let value = table[key] else { return nil }
         guard let bool = value.bool else { throw error(key, "must be a boolean (true or false), got \(typeName(value))") }
         return bool
+    }
+
+    /// An array of tables (`[[things]]`); each reader's path is `key[N]`.
+    func tables(_ key: String) throws(ConfigurationError) -> [TableReader] {
+        guard let value = table[key] else { return [] }
+        guard let array = value.array else { throw error(key, "must be an array of tables ([[\(key)]]), got \(typeName(value))") }
+        var result: [TableReader] = []
+        for (index, element) in array.enumerated() {
+            guard let inner = element.table else { throw error(key, "must hold tables, but holds \(typeName(element))") }
+            result.append(TableReader(table: inner, path: "\(name(key))[\(index)]", source: source))
+        }
+        return result
+    }
+
+    /// A table of any content, as JSON (for device configuration).
+    func jsonTable(_ key: String) throws(ConfigurationError) -> JSONObject? {
+        guard let value = table[key] else { return nil }
+        guard let inner = value.table else { throw error(key, "must be a table, got \(typeName(value))") }
+        return Self.json(inner)
+    }
+
+    static func json(_ table: TOMLTable) -> JSONObject {
+        var object = JSONObject()
+        for key in table.keys.sorted() {
+            if let value = table[key] { object[key] = json(value) }
+        }
+        return object
+    }
+
+    static func json(_ value: any TOMLValueConvertible) -> JSONValue {
+        if let bool = value.bool { return .bool(bool) }
+        if let int = value.int { return .integer(Int64(int)) }
+        if let double = value.double { return .number(JSONNumber(double)) }
+        if let string = value.string { return .string(string) }
+        if let table = value.table { return .object(json(table)) }
+        if let array = value.array { return .array(array.map { json($0) }) }
+        return .string(value.debugDescription)
     }
 
     func strings(_ key: String) throws(ConfigurationError) -> [String]? {

@@ -45,7 +45,16 @@ public struct HubConfiguration: Sendable, Equatable {
         public var requireRegisteredThings = false
     }
 
+    /// A thing declared in the file, registered at every start.
+    public struct Thing: Sendable, Equatable {
+        public var name: String
+        public var type: String?
+        public var config: JSONObject
+    }
+
     public var hub = Hub()
+    public var policy = AccessPolicy()
+    public var things: [Thing] = []
     public var mqtt = MQTT()
     public var plugins = Plugins()
     public var shadows = Shadows()

@@ -3,6 +3,7 @@ import HubCore
 import HubMQTT
 import HubStore
 public import Logging
+public import Prometheus
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -11,7 +12,7 @@ import ServiceLifecycle
 
 /// Builds homehubd's services from a configuration and runs them until SIGTERM or SIGINT.
 public enum HubDaemon {
-    public static func run(_ configuration: HubConfiguration, logger: Logger) async throws {
+    public static func run(_ configuration: HubConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry) async throws {
         let clock = SystemClock()
         try makeDirectory(configuration.hub.dataDirectory, mode: 0o750)
         try makeDirectory(parent(of: configuration.hub.socket), mode: 0o755)
@@ -21,11 +22,18 @@ public enum HubDaemon {
 
         let client = try MQTTClient(options: mqttOptions(configuration))
         let status = HubStatus(clock: clock)
+        let events = EventBus()
+        defer { events.finishAll() }
+        for thing in configuration.things {
+            // Things declared in the configuration are (re-)registered at every start.
+            try await store.registerThing(
+                ThingRegistration(name: thing.name, deviceType: thing.type, config: thing.config, createdAt: clock.epochSeconds()))
+        }
         let shadows = try await ShadowService(
             store: store, limits: configuration.shadows.limits,
             requestsPerSecondPerThing: configuration.shadows.requestsPerSecondPerThing,
             requireRegisteredThings: configuration.shadows.requireRegisteredThings,
-            clock: clock, publisher: MQTTShadowPublisher(client: client, logger: logger), logger: logger)
+            clock: clock, publisher: MQTTShadowPublisher(client: client, logger: logger), events: events, logger: logger)
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if configuration.mqtt.mode == .embedded {
@@ -42,9 +50,10 @@ public enum HubDaemon {
             services.append(.init(service: BrokerService(broker: EmbeddedBroker(configuration: broker, logger: logger))))
         }
         services.append(.init(service: MQTTShadowService(client: client, shadows: shadows, status: status, logger: logger)))
-        let api = ControlAPI(
-            shadows: ShadowOperationsAdapter(service: shadows, limits: configuration.shadows.limits, clock: clock),
-            health: status)
+        let backend = ControlBackend(
+            shadows: shadows, store: store, status: status, events: events, clock: clock,
+            limits: configuration.shadows.limits, logger: logger, metrics: { metrics.emitToString() })
+        let api = ControlAPI(backend: backend, policy: configuration.policy, identify: CallerIdentity.resolve)
         services.append(
             .init(
                 service: ControlAPIService(

@@ -1,9 +1,8 @@
-public import HubAPI
 public import HubCore
 import Synchronization
 
 /// What the hub knows about its own health, shared by the services that change it.
-public final class HubStatus: HealthReporting {
+public final class HubStatus: Sendable {
     struct State {
         var brokerConnected = false
         var subscribed = false

@@ -1,6 +1,7 @@
 public import HubCore
 public import HubStore
 public import Logging
+import Metrics
 
 /// Where the shadow service's messages go (MQTT in the daemon, a recorder in tests).
 public protocol ShadowPublisher: Sendable {
@@ -28,6 +29,7 @@ public actor ShadowService {
     let clock: any HubClock
     let logger: Logger
     let publisher: any ShadowPublisher
+    let events: EventBus
     let requireRegisteredThings: Bool
     private var records: [ShadowID: ShadowRecord] = [:]
     private var registeredThings: Set<String> = []
@@ -35,8 +37,9 @@ public actor ShadowService {
 
     public init(
         store: HubStore, limits: ShadowLimits, requestsPerSecondPerThing: Double, requireRegisteredThings: Bool,
-        clock: any HubClock, publisher: any ShadowPublisher, logger: Logger
+        clock: any HubClock, publisher: any ShadowPublisher, events: EventBus, logger: Logger
     ) async throws {
+        self.events = events
         self.engine = ShadowEngine(limits: limits)
         self.store = store
         self.clock = clock
@@ -61,12 +64,15 @@ public actor ShadowService {
         let result: Result<Outcome, ShadowError>
         let ticket: WriteTicket?
         let clientToken: String?
+        var started: UInt64 = 0
 
         /// Waits until the change is durable; returns the answer and the messages to publish.
         public func finish() async -> Result<Outcome, ShadowError> {
             guard let ticket, let id else { return result }
             do {
                 try await ticket.wait()
+                Timer(label: "homehub_shadow_commit_seconds").recordNanoseconds(
+                    Int64(service.clock.monotonicNanoseconds() &- started))
                 return result
             } catch {
                 await service.writeFailed(id, error: error)
@@ -111,14 +117,15 @@ public actor ShadowService {
                     accepted: update.accepted, delta: update.delta, documents: update.documents, record: update.record)
                 return PendingRequest(
                     service: self, id: id, operation: operation, result: .success(outcome), ticket: ticket,
-                    clientToken: update.clientToken)
+                    clientToken: update.clientToken, started: clock.monotonicNanoseconds())
             case .delete:
                 let deletion = try engine.delete(current, id: id, payload: payload, at: now)
                 records[id] = deletion.record
                 let ticket = store.enqueueSaveShadow(id, deletion.record, replacing: current?.version, at: now)
                 return PendingRequest(
                     service: self, id: id, operation: operation, result: .success(Outcome(accepted: deletion.accepted)),
-                    ticket: ticket, clientToken: deletion.accepted["clientToken"]?.stringValue)
+                    ticket: ticket, clientToken: deletion.accepted["clientToken"]?.stringValue,
+                    started: clock.monotonicNanoseconds())
             }
         } catch {
             return done(.failure(error))
@@ -139,6 +146,8 @@ public actor ShadowService {
         do {
             return begin(topic.operation, id: try topic.shadowID(limits: engine.limits), payload: payload)
         } catch {
+            Counter(label: "homehub_shadow_rejections_total", dimensions: [("code", String(error.code)), ("via", "mqtt")])
+                .increment()
             publisher.publish(topic.rejectedTopic, error.document)
             return nil
         }
@@ -149,8 +158,19 @@ public actor ShadowService {
         guard let id = pending.id else { return }
         let prefix = id.topicPrefix
         let operation = pending.operation.rawValue
+        let via = origin == .mqtt ? "mqtt" : "api"
+        switch result {
+        case .success where pending.operation != .get:
+            Counter(label: "homehub_shadow_changes_total", dimensions: [("operation", operation), ("via", via)]).increment()
+        case .failure(let error):
+            Counter(label: "homehub_shadow_rejections_total", dimensions: [("code", String(error.code)), ("via", via)])
+                .increment()
+        default:
+            break
+        }
         switch result {
         case .success(let outcome):
+            if pending.operation != .get { publishEvent(for: id, operation: pending.operation, outcome: outcome, origin: origin) }
             if origin == .mqtt || pending.operation == .update {
                 publisher.publish("\(prefix)/\(operation)/accepted", outcome.accepted)
             }
@@ -161,6 +181,23 @@ public actor ShadowService {
         }
     }
 
+    nonisolated func publishEvent(for id: ShadowID, operation: ShadowTopic.Operation, outcome: Outcome, origin: Origin) {
+        var event: JSONObject = [
+            "type": operation == .delete ? "shadow.deleted" : "shadow.updated",
+            "thing": .string(id.thingName),
+            "shadow": id.shadowName.map(JSONValue.string) ?? .null,
+            "version": outcome.accepted["version"] ?? .null,
+            "time": outcome.accepted["timestamp"] ?? .null,
+            "via": origin == .mqtt ? "mqtt" : "api",
+        ]
+        if operation == .update {
+            event["state"] = outcome.accepted["state"] ?? .null
+            event["delta"] = outcome.delta?["state"] ?? .null
+            if let token = outcome.accepted["clientToken"] { event["clientToken"] = token }
+        }
+        events.publish(.object(event))
+    }
+
     /// Live named shadows of a thing, sorted.
     public func namedShadows(of thing: String) -> [String] {
         records.filter { $0.key.thingName == thing && $0.key.shadowName != nil && $0.value.exists }
@@ -168,6 +205,18 @@ public actor ShadowService {
     }
 
     public func now() -> Int64 { clock.epochSeconds() }
+
+    /// Every live shadow of a thing (classic first, then named ones by name).
+    public func shadows(of thing: String) -> [(id: ShadowID, record: ShadowRecord)] {
+        records.filter { $0.key.thingName == thing && $0.value.exists }
+            .map { (id: $0.key, record: $0.value) }
+            .sorted { ($0.id.shadowName ?? "") < ($1.id.shadowName ?? "") }
+    }
+
+    /// Names of the things that have at least one live shadow.
+    public func thingsWithShadows() -> Set<String> {
+        Set(records.filter { $0.value.exists }.map(\.key.thingName))
+    }
 }
 
 extension ShadowError {

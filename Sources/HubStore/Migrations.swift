@@ -21,7 +21,24 @@ enum Migrations {
                 PRIMARY KEY (thing, shadow)
             ) WITHOUT ROWID;
             """
-        )
+        ),
+        (
+            "2026-11-28-audit",
+            """
+            CREATE TABLE audit (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                time INTEGER NOT NULL,
+                uid INTEGER,
+                user TEXT,
+                pid INTEGER,
+                action TEXT NOT NULL,          -- e.g. "POST /v1/things"
+                target TEXT NOT NULL,          -- e.g. the thing or shadow
+                result INTEGER NOT NULL,       -- the HTTP status answered
+                detail TEXT                    -- the error message, when refused
+            );
+            CREATE INDEX audit_time ON audit (time);
+            """
+        ),
     ]
 
     static func apply(to database: SQLiteDatabase, at now: Int64) throws(SQLiteError) {

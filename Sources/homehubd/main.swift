@@ -3,6 +3,8 @@
 #endif
 import HubDaemon
 import Logging
+import Metrics
+import Prometheus
 
 // homehubd: builds the services from the configuration and runs them. Nothing else lives here.
 
@@ -74,8 +76,10 @@ LoggingSystem.bootstrap { label in
     return handler
 }
 let logger = Logger(label: "homehubd")
+let metrics = PrometheusCollectorRegistry()
+MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
 do {
-    try await HubDaemon.run(configuration, logger: logger)
+    try await HubDaemon.run(configuration, logger: logger, metrics: metrics)
 } catch {
     logger.critical("homehubd failed: \(error)")
     exit(1)

@@ -1,0 +1,55 @@
+public import HubCore
+
+/// A refusal from the control API: the HTTP status and a message a person can act on.
+public struct APIError: Error, Sendable, Equatable {
+    public var status: Int
+    public var message: String
+
+    public init(status: Int, message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    public static func notFound(_ message: String) -> APIError { APIError(status: 404, message: message) }
+    public static func badRequest(_ message: String) -> APIError { APIError(status: 400, message: message) }
+}
+
+/// A state-changing request as the audit log records it.
+public struct AuditRecord: Sendable {
+    public var caller: Caller?
+    public var pid: Int32?
+    public var action: String
+    public var target: String
+    public var result: Int
+    public var detail: String?
+}
+
+/// Everything the control API asks of the hub. The daemon implements it; tests can fake it.
+public protocol HubBackend: Sendable {
+    var limits: ShadowLimits { get }
+    func epochSeconds() -> Int64
+
+    /// Runs a REST shadow request through the same path as an MQTT one; returns the body.
+    func perform(_ operation: ShadowTopic.Operation, id: ShadowID, payload: [UInt8]) async -> Result<JSONValue, ShadowError>
+    func namedShadows(of thing: String) async -> [String]
+
+    /// Ready once the broker is connected and the hub subscribed.
+    func health() async -> (ready: Bool, detail: JSONValue)
+    func status() async -> JSONValue
+
+    func things() async -> JSONValue
+    func thing(_ name: String) async -> Result<JSONValue, APIError>
+    func registerThing(_ request: JSONValue) async -> Result<JSONValue, APIError>
+    func removeThing(_ name: String) async -> Result<JSONValue, APIError>
+
+    /// Live events (shadow changes, connectivity, later commands and schedules), optionally for one thing.
+    func events(thing: String?) -> AsyncStream<JSONValue>
+
+    func audit(limit: Int, target: String?) async -> Result<JSONValue, APIError>
+    func recordAudit(_ record: AuditRecord) async
+
+    /// Prometheus text exposition.
+    func metricsText() -> String
+    /// Counts one answered request (for /metrics).
+    func countRequest(route: String, status: Int)
+}

@@ -1,0 +1,189 @@
+import HubAPI
+import HubCore
+import HubStore
+import Logging
+import Metrics
+
+/// The daemon's side of the control API: shadows through the shadow service, things and the
+/// audit log in the store, events from the bus.
+struct ControlBackend: HubBackend {
+    let shadows: ShadowService
+    let store: HubStore
+    let status: HubStatus
+    let events: EventBus
+    let clock: any HubClock
+    let limits: ShadowLimits
+    let logger: Logger
+    let metrics: @Sendable () -> String
+
+    func epochSeconds() -> Int64 { clock.epochSeconds() }
+
+    func perform(_ operation: ShadowTopic.Operation, id: ShadowID, payload: [UInt8]) async -> Result<JSONValue, ShadowError> {
+        let pending = await shadows.begin(operation, id: id, payload: payload)
+        let result = await pending.finish()
+        shadows.publish(result, of: pending, origin: .rest)
+        return result.map(\.accepted)
+    }
+
+    func namedShadows(of thing: String) async -> [String] { await shadows.namedShadows(of: thing) }
+
+    func health() async -> (ready: Bool, detail: JSONValue) { await status.health() }
+
+    func status() async -> JSONValue {
+        let (_, health) = await status.health()
+        let things = (try? await store.things().count) ?? 0
+        return [
+            "version": .string(HubStatus.version),
+            "uptimeSeconds": health["uptimeSeconds"] ?? 0,
+            "ready": .bool(status.isReady),
+            "broker": health["broker"] ?? .null,
+            "plugins": [],
+            "counts": [
+                "things": .integer(Int64(things)),
+                "shadows": .integer(Int64(await shadows.shadowCount)),
+                "commands": 0,
+            ],
+            "eventSubscribers": .integer(Int64(events.subscriberCount)),
+        ]
+    }
+
+    func things() async -> JSONValue {
+        do {
+            let registered = try await store.things()
+            var result: [JSONValue] = []
+            for thing in registered {
+                let shadowNames = await shadows.shadows(of: thing.name).map { $0.id.shadowName ?? "" }
+                result.append(summary(thing, shadows: shadowNames))
+            }
+            return ["things": .array(result)]
+        } catch {
+            logger.error("cannot list things: \(error)")
+            return ["things": [], "error": .string("\(error)")]
+        }
+    }
+
+    func summary(_ thing: ThingRegistration, shadows: [String]) -> JSONValue {
+        [
+            "name": .string(thing.name), "type": thing.deviceType.map(JSONValue.string) ?? .null,
+            "config": .object(thing.config), "createdAt": .integer(thing.createdAt),
+            "shadows": .array(shadows.map { $0.isEmpty ? .null : .string($0) }),
+        ]
+    }
+
+    func thing(_ name: String) async -> Result<JSONValue, APIError> {
+        let registered = (try? await store.things())?.first { $0.name == name }
+        let live = await shadows.shadows(of: name)
+        guard registered != nil || !live.isEmpty else {
+            return .failure(.notFound("no thing named '\(name)': it is not registered and has no shadows (see hubctl things list)"))
+        }
+        let now = clock.epochSeconds()
+        var shadowList: [JSONValue] = []
+        var connectivity: JSONValue = ["connected": .null, "since": .null, "source": "unknown"]
+        for (id, record) in live {
+            var document = (try? shadows.engine.get(record, id: id, clientToken: nil, at: now)) ?? .null
+            if case .object(var object) = document {
+                object["name"] = id.shadowName.map(JSONValue.string) ?? .null
+                document = .object(object)
+            }
+            shadowList.append(document)
+            // Devices that follow the AWS pattern report `connected` (their last will clears it).
+            if let connected = record.reported?["connected"]?.boolValue {
+                connectivity = [
+                    "connected": .bool(connected),
+                    "since": record.reportedMetadata?["connected"]?["timestamp"] ?? .null,
+                    "source": .string("shadow \(id.shadowName ?? "(classic)") reported.connected"),
+                ]
+            }
+        }
+        var body: JSONObject = [
+            "name": .string(name),
+            "registered": .bool(registered != nil),
+            "type": registered?.deviceType.map(JSONValue.string) ?? .null,
+            "config": .object(registered?.config ?? [:]),
+            "connectivity": connectivity,
+            "shadows": .array(shadowList),
+        ]
+        if let registered { body["createdAt"] = .integer(registered.createdAt) }
+        return .success(.object(body))
+    }
+
+    func registerThing(_ request: JSONValue) async -> Result<JSONValue, APIError> {
+        guard case .object(let object) = request else { return .failure(.badRequest("the body must be a JSON object")) }
+        guard let name = object["name"]?.stringValue else {
+            return .failure(.badRequest("'name' is required: {\"name\": \"livingroom\", \"type\": \"heater\"}"))
+        }
+        do {
+            try ShadowNameRules.validateThingName(name, limits: limits)
+        } catch {
+            return .failure(.badRequest(error.message))
+        }
+        var type: String?
+        switch object["type"] {
+        case nil, .null?: type = nil
+        case .string(let value)?: type = value
+        default: return .failure(.badRequest("'type' must be a string naming a device type"))
+        }
+        var config = JSONObject()
+        switch object["config"] {
+        case nil, .null?: break
+        case .object(let value)?: config = value
+        default: return .failure(.badRequest("'config' must be a JSON object"))
+        }
+        let registration = ThingRegistration(name: name, deviceType: type, config: config, createdAt: clock.epochSeconds())
+        do {
+            let existing = try await store.things().first { $0.name == name }
+            try await store.registerThing(registration)
+            await shadows.thingRegistered(name)
+            events.publish(["type": "thing.registered", "thing": .string(name), "deviceType": type.map(JSONValue.string) ?? .null])
+            return .success(summary(existing.map { var kept = registration; kept.createdAt = $0.createdAt; return kept } ?? registration, shadows: []))
+        } catch {
+            logger.error("cannot register thing", metadata: ["device.id": "\(name)", "error": "\(error)"])
+            return .failure(APIError(status: 500, message: "cannot store the thing: \(error)"))
+        }
+    }
+
+    func removeThing(_ name: String) async -> Result<JSONValue, APIError> {
+        do {
+            guard try await store.removeThing(name) else {
+                return .failure(.notFound("no registered thing named '\(name)'"))
+            }
+            await shadows.thingRemoved(name)
+            events.publish(["type": "thing.removed", "thing": .string(name)])
+            return .success(["name": .string(name), "removed": true])
+        } catch {
+            return .failure(APIError(status: 500, message: "cannot remove the thing: \(error)"))
+        }
+    }
+
+    func events(thing: String?) -> AsyncStream<JSONValue> { events.subscribe(thing: thing) }
+
+    func audit(limit: Int, target: String?) async -> Result<JSONValue, APIError> {
+        do {
+            let entries = try await store.auditEntries(limit: limit, target: target)
+            return .success(["entries": .array(entries.map(\.json))])
+        } catch {
+            return .failure(APIError(status: 500, message: "cannot read the audit log: \(error)"))
+        }
+    }
+
+    func recordAudit(_ record: AuditRecord) async {
+        let entry = AuditEntry(
+            time: clock.epochSeconds(), uid: record.caller?.uid, user: record.caller?.userName, pid: record.pid,
+            action: record.action, target: record.target, result: record.result, detail: record.detail)
+        do {
+            try await store.appendAudit(entry)
+        } catch {
+            logger.error("cannot write the audit log", metadata: ["action": "\(record.action)", "error": "\(error)"])
+        }
+        logger.info(
+            "\(record.action) → \(record.result)",
+            metadata: ["audit.user": "\(entry.user ?? "?")", "audit.uid": "\(entry.uid.map(String.init) ?? "?")",
+                "audit.target": "\(record.target)"])
+    }
+
+    func metricsText() -> String { metrics() }
+
+    func countRequest(route: String, status: Int) {
+        Counter(label: "homehub_api_requests_total", dimensions: [("route", route), ("status", String(status))]).increment()
+    }
+}
