@@ -4,6 +4,7 @@ import HubMQTT
 import HubStore
 public import Logging
 public import Prometheus
+import Metrics
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -52,7 +53,13 @@ public enum HubDaemon {
         services.append(.init(service: MQTTShadowService(client: client, shadows: shadows, status: status, logger: logger)))
         let backend = ControlBackend(
             shadows: shadows, store: store, status: status, events: events, clock: clock,
-            limits: configuration.shadows.limits, logger: logger, metrics: { metrics.emitToString() })
+            limits: configuration.shadows.limits, logger: logger,
+            metrics: {
+                let text = metrics.emitToString()
+                return text.hasSuffix("\n") ? text : text + "\n"
+            })
+        // Present from the start, so that dashboards see 0 rather than nothing.
+        Counter(label: "homehub_plugin_restarts_total").increment(by: 0)
         let api = ControlAPI(backend: backend, policy: configuration.policy, identify: CallerIdentity.resolve)
         services.append(
             .init(

@@ -77,7 +77,12 @@ LoggingSystem.bootstrap { label in
 }
 let logger = Logger(label: "homehubd")
 let metrics = PrometheusCollectorRegistry()
-MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
+var factory = PrometheusMetricsFactory(registry: metrics)
+factory.durationHistogramBuckets["homehub_shadow_commit_seconds"] = [
+    .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+    .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
+]
+MetricsSystem.bootstrap(factory)
 do {
     try await HubDaemon.run(configuration, logger: logger, metrics: metrics)
 } catch {

@@ -1,0 +1,88 @@
+import ArgumentParser
+import HubCore
+
+struct ThingsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "things", abstract: "List, register, show and remove things.",
+        subcommands: [List.self, Add.self, Show.self, Remove.self], defaultSubcommand: List.self)
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List registered things.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let body = try await global.call("GET", "/v1/things")
+            if global.json {
+                print(body.compactText)
+                return
+            }
+            let things = body["things"]?.arrayValue ?? []
+            Output.table(
+                ["NAME", "TYPE", "SHADOWS", "REGISTERED"],
+                things.map { thing in
+                    let shadows = (thing["shadows"]?.arrayValue ?? []).map { $0.stringValue ?? "(classic)" }
+                    return [Output.text(thing["name"]), Output.text(thing["type"] ?? "-"), shadows.joined(separator: ","),
+                        Output.time(thing["createdAt"])]
+                })
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add", abstract: "Register a thing (again: updates its type and config).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The thing's name: 1–128 of a-z A-Z 0-9 : _ -") var name: String
+        @Option(name: .long, help: "Its device type (e.g. heater).") var type: String?
+        @Argument(help: "Configuration as key=value.") var config: [String] = []
+
+        func run() async throws {
+            let settings: JSONObject
+            do {
+                settings = try Assignments.parse(config)
+            } catch {
+                throw ValidationError(error.description)
+            }
+            var request: JSONObject = ["name": .string(name), "config": .object(settings)]
+            if let type { request["type"] = .string(type) }
+            let body = try await global.call("POST", "/v1/things", body: .object(request))
+            print(global.json ? body.compactText : "registered \(name)\(type.map { " (\($0))" } ?? "")")
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a thing, its shadows and connectivity.")
+        @OptionGroup var global: GlobalOptions
+        @Argument var name: String
+
+        func run() async throws {
+            let thing = try await global.call("GET", "/v1/things/\(name)")
+            if global.json {
+                print(thing.compactText)
+                return
+            }
+            print("\(name)  type: \(Output.text(thing["type"] ?? "-"))  registered: \(Output.text(thing["registered"]))")
+            let connectivity = thing["connectivity"]
+            switch connectivity?["connected"]?.boolValue {
+            case true?: print("connected since \(Output.time(connectivity?["since"]))")
+            case false?: print("disconnected since \(Output.time(connectivity?["since"]))")
+            case nil: print("connectivity: unknown (the device reports no 'connected' attribute)")
+            }
+            for shadow in thing["shadows"]?.arrayValue ?? [] {
+                print("")
+                Output.shadow(shadow, title: "shadow \(shadow["name"]?.stringValue ?? "(classic)")")
+            }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rm", abstract: "Remove a thing's registration (its shadows are kept, as in AWS).")
+        @OptionGroup var global: GlobalOptions
+        @Argument var name: String
+
+        func run() async throws {
+            let body = try await global.call("DELETE", "/v1/things/\(name)")
+            print(global.json ? body.compactText : "removed \(name)")
+        }
+    }
+}
