@@ -1,7 +1,7 @@
 # homehub — the two commands a new user needs are `make run` and `make test`.
 SWIFT ?= swift
 
-.PHONY: deps build test run bench clean
+.PHONY: deps build test run bench man completions clean
 
 deps:
 	@scripts/install-deps.sh
@@ -30,6 +30,21 @@ bench: deps
 	$(SWIFT) build -c release --product homehub-bench
 	$(SWIFT) build -c release --product homehubd
 	.build/release/homehub-bench
+
+## hubctl's man page, generated from its command definitions (swift-argument-parser's plugin).
+man: deps
+	$(SWIFT) package --allow-writing-to-package-directory generate-manual
+	@mkdir -p .build/man
+	cp .build/plugins/GenerateManual/outputs/hubctl/hubctl.1 .build/man/
+	@echo "man page: .build/man/hubctl.1 (man -l .build/man/hubctl.1)"
+
+## bash and zsh completion for hubctl, generated from its command definitions.
+completions: deps
+	$(SWIFT) build --product hubctl
+	@mkdir -p .build/completions
+	.build/debug/hubctl --generate-completion-script bash > .build/completions/hubctl.bash
+	.build/debug/hubctl --generate-completion-script zsh > .build/completions/_hubctl
+	@echo "completions: .build/completions/hubctl.bash, .build/completions/_hubctl"
 
 clean:
 	rm -rf .build

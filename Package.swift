@@ -41,6 +41,8 @@ let package = Package(
         .target(name: "HubStore", dependencies: ["HubCore", "CSQLite"], swiftSettings: strict),
         .systemLibrary(name: "CMosquitto", path: "Sources/CMosquitto", providers: [.apt(["libmosquitto-dev"])]),
         .target(name: "HubProcess", swiftSettings: strict),
+        .systemLibrary(name: "CSystemd", path: "Sources/CSystemd", providers: [.apt(["libsystemd-dev"])]),
+        .target(name: "HubSystemd", dependencies: ["CSystemd"], swiftSettings: strict),
         .target(
             name: "HubAPI",
             dependencies: [
@@ -60,7 +62,7 @@ let package = Package(
         .target(
             name: "HubDaemon",
             dependencies: [
-                "HubCore", "HubStore", "HubMQTT", "HubAPI", "HubProcess",
+                "HubCore", "HubStore", "HubMQTT", "HubAPI", "HubProcess", "HubSystemd",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -2,6 +2,7 @@ import HubAPI
 import HubCore
 import HubMQTT
 import HubStore
+import HubSystemd
 public import Logging
 public import Prometheus
 import Metrics
@@ -61,12 +62,17 @@ public enum HubDaemon {
         // Present from the start, so that dashboards see 0 rather than nothing.
         Counter(label: "homehub_plugin_restarts_total").increment(by: 0)
         let api = ControlAPI(backend: backend, policy: configuration.policy, identify: CallerIdentity.resolve)
+        let listener: UnixSocketHTTPServer.Listener
+        if let inherited = Systemd.listenDescriptors().first {
+            listener = .inheritedDescriptor(inherited)
+        } else {
+            listener = .path(configuration.hub.socket, group: groupID(configuration.hub.socketGroup, logger: logger))
+        }
         services.append(
             .init(
                 service: ControlAPIService(
-                    server: UnixSocketHTTPServer(
-                        listener: .path(configuration.hub.socket, group: groupID(configuration.hub.socketGroup, logger: logger)),
-                        responder: api, logger: logger))))
+                    server: UnixSocketHTTPServer(listener: listener, responder: api, logger: logger), status: status)))
+        services.append(.init(service: SystemdNotifier(status: status, shadows: shadows, store: store, logger: logger)))
 
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -76,7 +82,7 @@ public enum HubDaemon {
                 "mqtt.mode": "\(configuration.mqtt.mode.rawValue)"])
         try await group.run()
         client.close()
-        unlink(configuration.hub.socket)
+        if case .path = listener { unlink(configuration.hub.socket) }
         logger.notice("homehubd stopped")
     }
 
@@ -136,9 +142,10 @@ struct BrokerService: Service {
 
 struct ControlAPIService: Service {
     let server: UnixSocketHTTPServer
+    let status: HubStatus
 
     func run() async throws {
-        try await runUntilGracefulShutdown { try await server.run() }
+        try await runUntilGracefulShutdown { try await server.run(onListening: { status.apiListening() }) }
     }
 }
 

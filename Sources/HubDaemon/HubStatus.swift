@@ -7,6 +7,7 @@ public final class HubStatus: Sendable {
         var brokerConnected = false
         var subscribed = false
         var brokerConnectedSince: Int64?
+        var apiListening = false
     }
 
     private let state = Mutex(State())
@@ -28,6 +29,11 @@ public final class HubStatus: Sendable {
     }
 
     func subscribed() { state.withLock { $0.subscribed = true } }
+
+    func apiListening() { state.withLock { $0.apiListening = true } }
+
+    /// What systemd waits for before READY=1: the API answers and the broker is connected.
+    var isServing: Bool { state.withLock { $0.apiListening && $0.brokerConnected && $0.subscribed } }
 
     public var isReady: Bool { state.withLock { $0.brokerConnected && $0.subscribed } }
 

@@ -57,3 +57,10 @@ public final class HubStore: Sendable {
         try await read { try $0.text("PRAGMA integrity_check") }
     }
 }
+
+extension HubStore {
+    /// A trivial read through the reader connection: proves the reader queue is alive.
+    public func integrityProbe() async throws -> Bool {
+        try await read { try $0.scalar("SELECT 1") == 1 }
+    }
+}
