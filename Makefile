@@ -29,6 +29,7 @@ run: deps
 bench: deps
 	$(SWIFT) build -c release --product homehub-bench
 	$(SWIFT) build -c release --product homehubd
+	$(SWIFT) build -c release --product hubctl
 	.build/release/homehub-bench
 
 ## hubctl's man page, generated from its command definitions (swift-argument-parser's plugin).

@@ -97,7 +97,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
-            name: "homehub-bench", dependencies: ["HubCore", "HubStore", "HubMQTT", "HubProcess"], swiftSettings: strict),
+            name: "homehub-bench", dependencies: ["HubCore", "HubStore", "HubMQTT", "HubProcess", "HubClient"],
+            swiftSettings: strict),
         .executableTarget(name: "homehub-store-writer", dependencies: ["HubCore", "HubStore"], swiftSettings: strict),
         .testTarget(
             name: "HubCoreTests",

@@ -48,7 +48,16 @@ struct Bench {
         let executable = CommandLine.arguments[0]
         let homehubd = String(executable[..<(executable.lastIndex(of: "/") ?? executable.startIndex)]) + "/homehubd"
         let bench = MQTTBench(directory: directory, port: 20_000 + Int(getpid() % 10_000), homehubd: homehubd, quick: quick)
-        let results = try await bench.run()
+        let all = try await bench.run()
+        let api = all.filter { !$0.name.contains("update→accepted") && !$0.name.contains("echo") }
+        print("Control API over the Unix socket (one connection per request; clients at once)")
+        print(pad("path", 28) + pad("clients", 9) + pad("requests", 10) + pad("per s", 10) + pad("p50 ms", 9) + "p99 ms (hubctl: max)")
+        for result in api {
+            print(pad(result.name, 28) + pad(String(result.things), 9) + pad(String(result.requests), 10)
+                + pad(String(Int(result.perSecond)), 10) + pad(format(result.p50), 9) + format(result.p99))
+        }
+        print("")
+        let results = all.filter { $0.name.contains("update→accepted") || $0.name.contains("echo") }
         print("MQTT round trips over one mosquitto on loopback (QoS 1; window = requests in flight)")
         print(pad("path", 28) + pad("things", 8) + pad("window", 8) + pad("requests", 10) + pad("per s", 10)
             + pad("p50 ms", 9) + pad("p99 ms", 9) + "hub/echo")

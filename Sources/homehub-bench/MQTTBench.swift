@@ -1,4 +1,5 @@
 import Dispatch
+import HubClient
 import HubCore
 import HubMQTT
 import HubProcess
@@ -57,6 +58,7 @@ struct MQTTBench {
 
         var results: [Result] = []
         let requests = quick ? 500 : 3000
+        results += try await controlAPI(requests: quick ? 500 : 2000)
         for things in [1, 100, 1000] {
             let window = min(things, 256)
             results.append(try await roundTrips(name: "raw broker echo", things: things, window: window, total: requests, echo: true))
@@ -166,6 +168,64 @@ struct MQTTBench {
         return Result(
             name: name, things: things, window: window, requests: total, perSecond: Double(total) / seconds,
             p50: latencies[latencies.count / 2], p99: latencies[min(latencies.count - 1, latencies.count * 99 / 100)])
+    }
+
+    /// Requests per second over the control socket (one connection per request, as hubctl does),
+    /// from one client and from 8 at once, and hubctl's wall time for one command.
+    func controlAPI(requests: Int) async throws -> [Result] {
+        let client = ControlClient(socketPath: directory + "/hubctl.sock")
+        for worker in 0..<8 {
+            _ = try await client.request(
+                "POST", "/things/api-bench-\(worker)/shadow", body: Array(#"{"state":{"reported":{"v":0}}}"#.utf8))
+        }
+        var results: [Result] = []
+        for (name, method) in [("API shadow get", "GET"), ("API shadow update", "POST")] {
+            for clients in [1, 8] {
+                var latencies: [Double] = []
+                let begin = DispatchTime.now().uptimeNanoseconds
+                try await withThrowingTaskGroup(of: [Double].self) { group in
+                    for worker in 0..<clients {
+                        group.addTask {
+                            var local: [Double] = []
+                            for index in 0..<(requests / clients) {
+                                let start = DispatchTime.now().uptimeNanoseconds
+                                let body = method == "POST" ? Array(#"{"state":{"reported":{"v":\#(worker * requests + index)}}}"#.utf8) : nil
+                                let response = try await client.request(method, "/things/api-bench-\(worker)/shadow", body: body)
+                                precondition(response.status == 200, "\(method) answered \(response.status)")
+                                local.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+                            }
+                            return local
+                        }
+                    }
+                    for try await part in group { latencies += part }
+                }
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9
+                latencies.sort()
+                results.append(Result(
+                    name: name, things: clients, window: clients, requests: latencies.count,
+                    perSecond: Double(latencies.count) / seconds, p50: latencies[latencies.count / 2],
+                    p99: latencies[latencies.count * 99 / 100]))
+            }
+        }
+        // hubctl: a whole process per command, start-up included.
+        let hubctl = String(homehubd.dropLast("homehubd".count)) + "hubctl"
+        var wall: [Double] = []
+        for _ in 0..<(quick ? 10 : 40) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let devnull = open("/dev/null", O_WRONLY)
+            let child = try ChildProcess(
+                executable: hubctl, arguments: ["--socket", directory + "/hubctl.sock", "status"], standardOutput: devnull)
+            close(devnull)
+            let exit = await child.waitForExit()
+            precondition(exit.status == 0, "hubctl status \(exit)")
+            wall.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        wall.sort()
+        results.append(Result(
+            name: "hubctl status (process)", things: 1, window: 1, requests: wall.count,
+            perSecond: Double(wall.count) / (wall.reduce(0, +) / 1000), p50: wall[wall.count / 2],
+            p99: wall[wall.count - 1]))
+        return results
     }
 
     /// Waits until homehubd reports healthy on its control socket (connected and subscribed).
