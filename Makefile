@@ -19,10 +19,12 @@ test: build
 	.build/venv/bin/pytest -q Tests/Integration
 
 ## Runs the hub with the demo configuration: embedded broker on 127.0.0.1:1884, control
-## socket ./run/hubctl.sock, database under ./run/data. Ctrl-C stops it cleanly.
+## socket ./run/hubctl.sock, database under ./run/data, the bundled plugins staged in
+## ./run/plugins and three simulated devices (livingroom, frontdoor, blind). Ctrl-C stops it.
 run: deps
-	$(SWIFT) build --product homehubd
+	$(SWIFT) build
 	@mkdir -p run
+	@scripts/stage-plugins.sh run/plugins debug
 	.build/debug/homehubd --config config/demo.toml
 
 ## Benchmarks (release build); not part of `make test`.

@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .library(name: "HubCore", targets: ["HubCore"]),
         .library(name: "HubStore", targets: ["HubStore"]),
+        .library(name: "HubPluginKit", targets: ["HubPluginKit"]),
         .executable(name: "homehubd", targets: ["homehubd"]),
         .executable(name: "hubctl", targets: ["hubctl"]),
         .executable(name: "homehub-bench", targets: ["homehub-bench"]),
@@ -41,6 +42,11 @@ let package = Package(
         .target(name: "HubStore", dependencies: ["HubCore", "CSQLite"], swiftSettings: strict),
         .systemLibrary(name: "CMosquitto", path: "Sources/CMosquitto", providers: [.apt(["libmosquitto-dev"])]),
         .target(name: "HubProcess", swiftSettings: strict),
+        .target(
+            name: "HubPlugins",
+            dependencies: ["HubCore", "HubProcess", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .systemLibrary(name: "CSystemd", path: "Sources/CSystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(name: "HubSystemd", dependencies: ["CSystemd"], swiftSettings: strict),
         .target(
@@ -62,7 +68,7 @@ let package = Package(
         .target(
             name: "HubDaemon",
             dependencies: [
-                "HubCore", "HubStore", "HubMQTT", "HubAPI", "HubProcess", "HubSystemd",
+                "HubCore", "HubStore", "HubMQTT", "HubAPI", "HubProcess", "HubSystemd", "HubPlugins",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -81,6 +87,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(name: "HubPluginKit", dependencies: ["HubCore"], swiftSettings: strict),
+        .executableTarget(
+            name: "homehub-plugin-heater", dependencies: ["HubPluginKit", "HubCore"], path: "Plugins/heater/Sources",
+            swiftSettings: strict),
+        .executableTarget(
+            name: "homehub-plugin-doorlock", dependencies: ["HubPluginKit", "HubCore"], path: "Plugins/doorlock/Sources",
+            swiftSettings: strict),
+        .executableTarget(
+            name: "homehub-plugin-motor", dependencies: ["HubPluginKit", "HubCore"], path: "Plugins/motor/Sources",
+            swiftSettings: strict),
         .target(
             name: "HubClient",
             dependencies: [

@@ -97,6 +97,8 @@ public struct ControlAPI: HTTPResponder {
                     respond(await backend.thing(captured[0]))
                 },
                 Endpoint(route: "v1/events", permission: .read) { request, _ in events(request) },
+                Endpoint(route: "v1/plugins", permission: .read) { _, _ in .json(await backend.plugins()) },
+                Endpoint(route: "v1/plugins/*", permission: .read) { _, captured in respond(await backend.plugin(captured[0])) },
                 Endpoint(route: "v1/audit", permission: .read) { request, _ in
                     let limit = request.query["limit"].flatMap(Int.init) ?? 50
                     return respond(await backend.audit(limit: max(1, min(limit, 10_000)), target: request.query["thing"]))
@@ -121,6 +123,9 @@ public struct ControlAPI: HTTPResponder {
                 },
                 Endpoint(route: "things/*/shadow", permission: .write) { request, captured in
                     await shadow(.update, request, thing: captured[0])
+                },
+                Endpoint(route: "v1/plugins/*/restart", permission: .write) { _, captured in
+                    respond(await backend.restartPlugin(captured[0]))
                 },
             ]
         case "DELETE":

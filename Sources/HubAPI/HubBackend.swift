@@ -45,6 +45,10 @@ public protocol HubBackend: Sendable {
     /// Live events (shadow changes, connectivity, later commands and schedules), optionally for one thing.
     func events(thing: String?) -> AsyncStream<JSONValue>
 
+    func plugins() async -> JSONValue
+    func plugin(_ id: String) async -> Result<JSONValue, APIError>
+    func restartPlugin(_ id: String) async -> Result<JSONValue, APIError>
+
     func audit(limit: Int, target: String?) async -> Result<JSONValue, APIError>
     func recordAudit(_ record: AuditRecord) async
 

@@ -1,5 +1,6 @@
 import HubAPI
 import HubCore
+import HubPlugins
 import HubStore
 import Logging
 import Metrics
@@ -13,6 +14,7 @@ struct ControlBackend: HubBackend {
     let events: EventBus
     let clock: any HubClock
     let limits: ShadowLimits
+    let plugins: PluginManager
     let logger: Logger
     let metrics: @Sendable () -> String
 
@@ -37,7 +39,9 @@ struct ControlBackend: HubBackend {
             "uptimeSeconds": health["uptimeSeconds"] ?? 0,
             "ready": .bool(status.isReady),
             "broker": health["broker"] ?? .null,
-            "plugins": [],
+            "plugins": .array(((await plugins.statusJSON())["plugins"]?.arrayValue ?? []).map { plugin in
+                ["id": plugin["id"] ?? .null, "state": plugin["state"] ?? .null, "restarts": plugin["restarts"] ?? .null]
+            }),
             "counts": [
                 "things": .integer(Int64(things)),
                 "shadows": .integer(Int64(await shadows.shadowCount)),
@@ -104,6 +108,11 @@ struct ControlBackend: HubBackend {
             "shadows": .array(shadowList),
         ]
         if let registered { body["createdAt"] = .integer(registered.createdAt) }
+        if let type = await shadows.deviceType(of: name) {
+            body["primaryShadow"] = type.primaryShadow.map(JSONValue.string) ?? .null
+            body["deviceType"] = PluginManager.describe(type)
+            body["plugin"] = plugins.plugin(providing: type.name).map { .string($0.manifest.id) } ?? .null
+        }
         return .success(.object(body))
     }
 
@@ -133,7 +142,11 @@ struct ControlBackend: HubBackend {
         do {
             let existing = try await store.things().first { $0.name == name }
             try await store.registerThing(registration)
-            await shadows.thingRegistered(name)
+            await shadows.thingRegistered(name, type: type)
+            if let type {
+                let device = await PluginBridge.device(name, type: type, config: config, shadows: shadows)
+                await plugins.notify(type: type, "device.added", ["device": device])
+            }
             events.publish(["type": "thing.registered", "thing": .string(name), "deviceType": type.map(JSONValue.string) ?? .null])
             return .success(summary(existing.map { var kept = registration; kept.createdAt = $0.createdAt; return kept } ?? registration, shadows: []))
         } catch {
@@ -144,10 +157,12 @@ struct ControlBackend: HubBackend {
 
     func removeThing(_ name: String) async -> Result<JSONValue, APIError> {
         do {
+            let type = try await store.things().first { $0.name == name }?.deviceType
             guard try await store.removeThing(name) else {
                 return .failure(.notFound("no registered thing named '\(name)'"))
             }
             await shadows.thingRemoved(name)
+            if let type { await plugins.notify(type: type, "device.removed", ["thing": .string(name)]) }
             events.publish(["type": "thing.removed", "thing": .string(name)])
             return .success(["name": .string(name), "removed": true])
         } catch {
@@ -156,6 +171,22 @@ struct ControlBackend: HubBackend {
     }
 
     func events(thing: String?) -> AsyncStream<JSONValue> { events.subscribe(thing: thing) }
+
+    func plugins() async -> JSONValue { await plugins.statusJSON() }
+
+    func plugin(_ id: String) async -> Result<JSONValue, APIError> {
+        guard let plugin = await plugins.pluginJSON(id) else {
+            return .failure(.notFound("no plugin '\(id)' is loaded (see hubctl plugins list)"))
+        }
+        return .success(plugin)
+    }
+
+    func restartPlugin(_ id: String) async -> Result<JSONValue, APIError> {
+        guard await plugins.restart(id) else {
+            return .failure(.notFound("no plugin '\(id)' with a process is loaded (see hubctl plugins list)"))
+        }
+        return .success(["id": .string(id), "restarting": true])
+    }
 
     func audit(limit: Int, target: String?) async -> Result<JSONValue, APIError> {
         do {

@@ -64,8 +64,24 @@ extension HubConfiguration {
             }
         }
         if let plugins = try reader.table("plugins") {
-            try plugins.onlyKeys(["dirs"])
+            try plugins.onlyKeys([
+                "dirs", "ping_seconds", "reply_timeout_seconds", "restart_backoff_seconds", "max_messages_per_second",
+                "max_line_bytes", "crashes_before_quarantine",
+            ])
             self.plugins.directories = try plugins.strings("dirs") ?? self.plugins.directories
+            for (key, path) in [
+                ("ping_seconds", \Plugins.pingSeconds), ("reply_timeout_seconds", \Plugins.replyTimeoutSeconds),
+                ("restart_backoff_seconds", \Plugins.restartBackoffSeconds),
+                ("max_messages_per_second", \Plugins.maxMessagesPerSecond),
+            ] as [(String, WritableKeyPath<Plugins, Double>)] {
+                if let value = try plugins.number(key) {
+                    guard value > 0 else { throw plugins.error(key, "must be above 0 (got \(value))") }
+                    self.plugins[keyPath: path] = value
+                }
+            }
+            self.plugins.maxLineBytes = try plugins.integer("max_line_bytes", in: 1024...(64 << 20)) ?? self.plugins.maxLineBytes
+            self.plugins.crashesBeforeQuarantine =
+                try plugins.integer("crashes_before_quarantine", in: 1...1000) ?? self.plugins.crashesBeforeQuarantine
         }
         if let policy = try reader.table("policy") {
             try policy.onlyKeys(["read_groups", "write_groups", "sensitive_groups"])

@@ -37,6 +37,12 @@ public struct HubConfiguration: Sendable, Equatable {
 
     public struct Plugins: Sendable, Equatable {
         public var directories = ["/usr/lib/homehub/plugins", "/etc/homehub/plugins.d"]
+        public var pingSeconds = 10.0
+        public var replyTimeoutSeconds = 5.0
+        public var restartBackoffSeconds = 0.5
+        public var maxMessagesPerSecond = 500.0
+        public var maxLineBytes = 1 << 20
+        public var crashesBeforeQuarantine = 5
     }
 
     public struct Shadows: Sendable, Equatable {

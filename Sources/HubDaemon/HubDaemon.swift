@@ -1,6 +1,7 @@
 import HubAPI
 import HubCore
 import HubMQTT
+import HubPlugins
 import HubStore
 import HubSystemd
 public import Logging
@@ -31,11 +32,34 @@ public enum HubDaemon {
             try await store.registerThing(
                 ThingRegistration(name: thing.name, deviceType: thing.type, config: thing.config, createdAt: clock.epochSeconds()))
         }
+        let discovered = PluginCatalog.discover(in: configuration.plugins.directories)
+        var types: [String: DeviceType] = [:]
+        var owners: [String: String] = [:]
+        for plugin in discovered.plugins {
+            for type in plugin.manifest.deviceTypes {
+                types[type.name] = type
+                owners[type.name] = plugin.manifest.id
+            }
+        }
+        let (deltas, deltaSink) = AsyncStream.makeStream(of: ShadowService.DeltaNotice.self)
         let shadows = try await ShadowService(
             store: store, limits: configuration.shadows.limits,
             requestsPerSecondPerThing: configuration.shadows.requestsPerSecondPerThing,
             requireRegisteredThings: configuration.shadows.requireRegisteredThings,
-            clock: clock, publisher: MQTTShadowPublisher(client: client, logger: logger), events: events, logger: logger)
+            clock: clock, publisher: MQTTShadowPublisher(client: client, logger: logger), events: events,
+            deviceTypes: types, deltaSink: { deltaSink.yield($0) }, logger: logger)
+        var pluginOptions = PluginHostOptions()
+        pluginOptions.stateDirectory = configuration.hub.dataDirectory + "/plugins"
+        pluginOptions.pingInterval = .milliseconds(Int(configuration.plugins.pingSeconds * 1000))
+        pluginOptions.replyDeadline = .milliseconds(Int(configuration.plugins.replyTimeoutSeconds * 1000))
+        pluginOptions.initialBackoff = configuration.plugins.restartBackoffSeconds
+        pluginOptions.maxMessagesPerSecond = configuration.plugins.maxMessagesPerSecond
+        pluginOptions.maxLineBytes = configuration.plugins.maxLineBytes
+        pluginOptions.crashesBeforeQuarantine = configuration.plugins.crashesBeforeQuarantine
+        let plugins = PluginManager(
+            discovered: discovered, options: pluginOptions,
+            delegate: PluginBridge(shadows: shadows, events: events, types: types, logger: logger, owners: owners),
+            logger: logger)
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if configuration.mqtt.mode == .embedded {
@@ -52,9 +76,10 @@ public enum HubDaemon {
             services.append(.init(service: BrokerService(broker: EmbeddedBroker(configuration: broker, logger: logger))))
         }
         services.append(.init(service: MQTTShadowService(client: client, shadows: shadows, status: status, logger: logger)))
+        services.append(.init(service: PluginService(plugins: plugins, shadows: shadows, deltas: deltas)))
         let backend = ControlBackend(
             shadows: shadows, store: store, status: status, events: events, clock: clock,
-            limits: configuration.shadows.limits, logger: logger,
+            limits: configuration.shadows.limits, plugins: plugins, logger: logger,
             metrics: {
                 let text = metrics.emitToString()
                 return text.hasSuffix("\n") ? text : text + "\n"
@@ -127,6 +152,32 @@ public enum HubDaemon {
             partial += "/" + component
             if mkdir(partial, mode) != 0 && errno != EEXIST {
                 throw ConfigurationError(message: "cannot create directory \(partial): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+}
+
+/// Runs the plugins and hands them the deltas of their devices' shadows, in order.
+struct PluginService: Service {
+    let plugins: PluginManager
+    let shadows: ShadowService
+    let deltas: AsyncStream<ShadowService.DeltaNotice>
+
+    func run() async throws {
+        try await runUntilGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await plugins.run() }
+                for await notice in deltas {
+                    guard let type = await shadows.deviceType(of: notice.id.thingName),
+                        let shadow = notice.id.shadowName, type.attributes(of: shadow) != nil
+                    else { continue }
+                    await plugins.notify(
+                        type: type.name, "shadow.delta",
+                        [
+                            "thing": .string(notice.id.thingName), "shadow": .string(shadow), "delta": notice.delta,
+                            "desired": .object(notice.desired), "version": .integer(notice.version),
+                        ])
+                }
             }
         }
     }

@@ -22,24 +22,41 @@ public actor ShadowService {
         /// A REST request: the answer is the HTTP response; updates still publish accepted,
         /// delta and documents (as AWS does).
         case rest
+        /// A plugin's `shadow.report`: published like a REST update; its delta is not sent
+        /// back to the plugin that caused it.
+        case plugin
+    }
+
+    /// A change whose shadow has a delta, for the plugin that drives the thing.
+    public struct DeltaNotice: Sendable {
+        public var id: ShadowID
+        public var delta: JSONValue
+        public var version: Int64
+        public var desired: JSONObject
     }
 
     public let engine: ShadowEngine
-    let store: HubStore
-    let clock: any HubClock
+    nonisolated let store: HubStore
+    nonisolated let clock: any HubClock
     let logger: Logger
     let publisher: any ShadowPublisher
     let events: EventBus
     let requireRegisteredThings: Bool
+    let deltaSink: @Sendable (DeltaNotice) -> Void
     private var records: [ShadowID: ShadowRecord] = [:]
-    private var registeredThings: Set<String> = []
+    /// Registered things and their device type (nil: no type).
+    private var thingTypes: [String: String?] = [:]
+    private var deviceTypes: [String: DeviceType] = [:]
     private var limiter: RateLimiter
 
     public init(
         store: HubStore, limits: ShadowLimits, requestsPerSecondPerThing: Double, requireRegisteredThings: Bool,
-        clock: any HubClock, publisher: any ShadowPublisher, events: EventBus, logger: Logger
+        clock: any HubClock, publisher: any ShadowPublisher, events: EventBus, deviceTypes: [String: DeviceType] = [:],
+        deltaSink: @escaping @Sendable (DeltaNotice) -> Void = { _ in }, logger: Logger
     ) async throws {
         self.events = events
+        self.deltaSink = deltaSink
+        self.deviceTypes = deviceTypes
         self.engine = ShadowEngine(limits: limits)
         self.store = store
         self.clock = clock
@@ -48,13 +65,26 @@ public actor ShadowService {
         self.requireRegisteredThings = requireRegisteredThings
         self.limiter = RateLimiter(requestsPerSecond: requestsPerSecondPerThing)
         for (id, record) in try await store.allShadows() { records[id] = record }
-        registeredThings = Set(try await store.things().map(\.name))
+        for thing in try await store.things() { thingTypes[thing.name] = .some(thing.deviceType) }
     }
 
     public var shadowCount: Int { records.values.filter(\.exists).count }
 
-    public func thingRegistered(_ name: String) { registeredThings.insert(name) }
-    public func thingRemoved(_ name: String) { registeredThings.remove(name) }
+    public func thingRegistered(_ name: String, type: String?) { thingTypes[name] = .some(type) }
+    public func thingRemoved(_ name: String) { thingTypes[name] = nil }
+
+    /// The device type of a registered thing, when a loaded plugin declares it.
+    public func deviceType(of thing: String) -> DeviceType? {
+        guard let type = thingTypes[thing] ?? nil else { return nil }
+        return deviceTypes[type]
+    }
+
+    /// Registered things of the given device types, with their type names.
+    public func things(ofTypes types: Set<String>) -> [(thing: String, type: String)] {
+        thingTypes.compactMap { name, type in type.flatMap { types.contains($0) ? (name, $0) : nil } }.sorted { $0.thing < $1.thing }
+    }
+
+    public func record(_ id: ShadowID) -> ShadowRecord? { records[id] }
 
     /// A request in flight: done already (rejected, or a read) or waiting for its write.
     public struct PendingRequest: Sendable {
@@ -99,7 +129,7 @@ public actor ShadowService {
         guard limiter.allow(id.thingName, at: clock.monotonicNanoseconds()) else {
             return done(.failure(.tooManyRequests))
         }
-        guard !requireRegisteredThings || registeredThings.contains(id.thingName) else {
+        guard !requireRegisteredThings || thingTypes[id.thingName] != nil else {
             return done(.failure(.thingNotFound))
         }
         guard payload.count <= maxPayloadBytes else { return done(.failure(.payloadTooLarge)) }
@@ -110,7 +140,15 @@ public actor ShadowService {
             case .get:
                 return done(.success(Outcome(accepted: try engine.get(current, id: id, payload: payload, at: now))))
             case .update:
-                let update = try engine.update(current, payload: payload, at: now)
+                let request = try ShadowUpdateRequest(ShadowEngine.parse(payload, limits: engine.limits), limits: engine.limits)
+                if case .object(let desired)? = request.desired, let type = deviceType(of: id.thingName) {
+                    do {
+                        try type.validateDesired(desired, shadow: id.shadowName, thing: id.thingName)
+                    } catch {
+                        throw error.withClientToken(request.clientToken)
+                    }
+                }
+                let update = try engine.update(current, request: request, at: now)
                 records[id] = update.record
                 let ticket = store.enqueueSaveShadow(id, update.record, replacing: current?.version, at: now)
                 let outcome = Outcome(
@@ -158,7 +196,7 @@ public actor ShadowService {
         guard let id = pending.id else { return }
         let prefix = id.topicPrefix
         let operation = pending.operation.rawValue
-        let via = origin == .mqtt ? "mqtt" : "api"
+        let via = origin == .mqtt ? "mqtt" : origin == .plugin ? "plugin" : "api"
         switch result {
         case .success where pending.operation != .get:
             Counter(label: "homehub_shadow_changes_total", dimensions: [("operation", operation), ("via", via)]).increment()
@@ -174,7 +212,12 @@ public actor ShadowService {
             if origin == .mqtt || pending.operation == .update {
                 publisher.publish("\(prefix)/\(operation)/accepted", outcome.accepted)
             }
-            if let delta = outcome.delta { publisher.publish("\(prefix)/update/delta", delta) }
+            if let delta = outcome.delta {
+                publisher.publish("\(prefix)/update/delta", delta)
+                if origin != .plugin, let record = outcome.record, let state = delta["state"] {
+                    deltaSink(DeltaNotice(id: id, delta: state, version: record.version, desired: record.desired ?? [:]))
+                }
+            }
             if let documents = outcome.documents { publisher.publish("\(prefix)/update/documents", documents) }
         case .failure(let error):
             if origin == .mqtt { publisher.publish("\(prefix)/\(operation)/rejected", error.document) }
@@ -188,7 +231,7 @@ public actor ShadowService {
             "shadow": id.shadowName.map(JSONValue.string) ?? .null,
             "version": outcome.accepted["version"] ?? .null,
             "time": outcome.accepted["timestamp"] ?? .null,
-            "via": origin == .mqtt ? "mqtt" : "api",
+            "via": .string(origin == .mqtt ? "mqtt" : origin == .plugin ? "plugin" : "api"),
         ]
         if operation == .update {
             event["state"] = outcome.accepted["state"] ?? .null

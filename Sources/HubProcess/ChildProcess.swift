@@ -129,7 +129,7 @@ public final class ChildProcess: Sendable {
         return exit
     }
 
-    static func currentEnvironment() -> [String] {
+    public static func currentEnvironment() -> [String] {
         var result: [String] = []
         var pointer = environ
         while let entry = pointer.pointee {

@@ -1,0 +1,87 @@
+import HubCore
+import HubPlugins
+import Logging
+import Metrics
+
+/// The hub's side of the plugin protocol: what `initialize` carries, and what a plugin's
+/// reports and events do (they take the same paths as everyone else's).
+struct PluginBridge: PluginHostDelegate {
+    let shadows: ShadowService
+    let events: EventBus
+    let types: [String: DeviceType]
+    let logger: Logger
+    /// Device type → the id of the plugin that provides it.
+    let owners: [String: String]
+
+    /// A device as plugins see it: thing, type, config and its type's shadows with their state.
+    static func device(_ thing: String, type: String, config: JSONObject, shadows: ShadowService) async -> JSONValue {
+        var shadowStates = JSONObject()
+        if let deviceType = await shadows.deviceType(of: thing) {
+            for shadow in deviceType.shadows {
+                let record = await shadows.record(ShadowID(unchecked: thing, shadowName: shadow.name))
+                let live = record?.exists == true ? record : nil
+                shadowStates[shadow.name] = [
+                    "desired": live?.desired.map(JSONValue.object) ?? [:],
+                    "reported": live?.reported.map(JSONValue.object) ?? [:],
+                    "delta": live?.delta.map { .object($0.state) } ?? [:],
+                    "version": .integer(live?.version ?? 0),
+                ]
+            }
+        }
+        return ["thing": .string(thing), "type": .string(type), "config": .object(config), "shadows": .object(shadowStates)]
+    }
+
+    func devices(for plugin: DiscoveredPlugin) async -> [JSONValue] {
+        let provided = Set(plugin.manifest.deviceTypes.map(\.name))
+        var devices: [JSONValue] = []
+        for (thing, type) in await shadows.things(ofTypes: provided) {
+            devices.append(await Self.device(thing, type: type, config: await config(of: thing), shadows: shadows))
+        }
+        return devices
+    }
+
+    func config(of thing: String) async -> JSONObject {
+        (try? await shadows.store.things())?.first { $0.name == thing }?.config ?? [:]
+    }
+
+    func report(plugin: String, thing: String, shadow: String?, reported: JSONObject) async -> String? {
+        guard let type = await shadows.deviceType(of: thing), types[type.name] != nil,
+            let owner = pluginOwning(type.name), owner == plugin
+        else {
+            return "thing '\(thing)' is not a device of plugin '\(plugin)'"
+        }
+        let id: ShadowID
+        do {
+            id = try ShadowID(thingName: thing, shadowName: shadow ?? type.primaryShadow)
+        } catch {
+            return error.message
+        }
+        let payload: JSONValue = ["state": ["reported": .object(reported)], "clientToken": .string("plugin:\(plugin)")]
+        let pending = await shadows.begin(.update, id: id, payload: payload.compactBytes)
+        let result = await pending.finish()
+        shadows.publish(result, of: pending, origin: .plugin)
+        if case .failure(let error) = result { return "\(error.code) \(error.message)" }
+        return nil
+    }
+
+    func pluginOwning(_ type: String) -> String? { owners[type] }
+
+    func deviceEvent(plugin: String, thing: String?, event: String, data: JSONValue) async {
+        events.publish([
+            "type": "device.event", "thing": thing.map(JSONValue.string) ?? .null, "event": .string(event),
+            "data": data, "plugin": .string(plugin), "time": .integer(shadows.clock.epochSeconds()),
+        ])
+    }
+
+    func commandUpdate(plugin: String, method: String, params: JSONValue) async {
+        logger.debug("command update from plugin", metadata: ["plugin.id": "\(plugin)", "method": "\(method)"])
+    }
+
+    func pluginRestarted(plugin: String, reason: String) async {
+        Counter(label: "homehub_plugin_restarts_total", dimensions: [("plugin", plugin)]).increment()
+        events.publish([
+            "type": "plugin.restarted", "plugin": .string(plugin), "reason": .string(reason),
+            "time": .integer(shadows.clock.epochSeconds()),
+        ])
+    }
+}

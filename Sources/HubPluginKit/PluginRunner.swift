@@ -1,0 +1,111 @@
+import HubCore
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+    @preconcurrency import Glibc
+#endif
+
+/// Runs a ``DevicePlugin``: reads JSON-RPC lines, calls the plugin's handlers, answers.
+public enum PluginRunner {
+    /// The entry point of a plugin executable: stdin and stdout are the hub.
+    public static func main<Plugin: DevicePlugin>(_ type: Plugin.Type) async {
+        signal(SIGPIPE, SIG_IGN)
+        let (lines, continuation) = AsyncStream.makeStream(of: [UInt8].self)
+        DispatchQueue(label: "homehub.pluginkit.stdin").async {
+            var pending: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = read(0, &buffer, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                for byte in buffer[0..<count] {
+                    if byte == 0x0A {
+                        continuation.yield(pending)
+                        pending.removeAll(keepingCapacity: true)
+                    } else {
+                        pending.append(byte)
+                    }
+                }
+            }
+            continuation.finish()
+        }
+        let lock = Mutex(())
+        let directory = getenv("HOMEHUB_PLUGIN_STATE_DIR").map { String(cString: $0) }
+        let host = PluginHost(stateDirectory: directory) { bytes in
+            lock.withLock { _ in
+                var line = bytes
+                line.append(0x0A)
+                var offset = 0
+                while offset < line.count {
+                    let written = line[offset...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+                    if written <= 0 { if errno == EINTR { continue } else { return } }
+                    offset += written
+                }
+            }
+        }
+        await run(Plugin(host: host), host: host, lines: lines)
+    }
+
+    /// Dispatches `lines` to `plugin` until the input ends or the hub says `shutdown`.
+    /// Tests drive a plugin in-process with this and a fake host.
+    public static func run<Plugin: DevicePlugin>(_ plugin: Plugin, host: PluginHost, lines: AsyncStream<[UInt8]>) async {
+        await withDiscardingTaskGroup { group in
+            for await line in lines where !line.isEmpty {
+                guard let message = try? JSONParser().parse(line), let method = message["method"]?.stringValue else {
+                    continue  // answers to our reports, or noise: nothing to do
+                }
+                let id = message["id"]
+                let params = message["params"] ?? .null
+                func reply(_ result: JSONValue) {
+                    if let id { host.send(["id": id, "result": result]) }
+                }
+                switch method {
+                case "initialize":
+                    let devices = (params["devices"]?.arrayValue ?? []).compactMap(Device.init)
+                    await plugin.start(devices: devices)
+                    reply(["ok": true])
+                case "ping":
+                    reply("pong")
+                case "shutdown":
+                    reply(["ok": true])
+                    group.cancelAll()
+                    return
+                case "device.added":
+                    if let device = params["device"].flatMap(Device.init) { await plugin.deviceAdded(device) }
+                    reply(["ok": true])
+                case "device.removed":
+                    if let thing = params["thing"]?.stringValue { await plugin.deviceRemoved(thing: thing) }
+                    reply(["ok": true])
+                case "shadow.delta":
+                    if let thing = params["thing"]?.stringValue, let shadow = params["shadow"]?.stringValue {
+                        await plugin.delta(
+                            Delta(
+                                thing: thing, shadow: shadow, delta: params["delta"]?.objectValue ?? [:],
+                                desired: params["desired"]?.objectValue ?? [:],
+                                version: params["version"]?.numberValue?.exactInteger ?? 0))
+                    }
+                    reply(["ok": true])
+                case "command.execute":
+                    guard let commandID = params["commandId"]?.stringValue, let thing = params["thing"]?.stringValue,
+                        let name = params["command"]?.stringValue
+                    else {
+                        if let id { host.send(["id": id, "error": ["code": -32602, "message": "command.execute needs commandId, thing, command"]]) }
+                        continue
+                    }
+                    reply(["accepted": true])
+                    let request = CommandRequest(
+                        id: commandID, thing: thing, name: name, parameters: params["parameters"]?.objectValue ?? [:],
+                        heartbeatSeconds: params["heartbeatSeconds"]?.numberValue?.doubleValue ?? 5)
+                    // Commands run beside the message loop, so that pings and deltas still flow.
+                    group.addTask { await plugin.execute(request) }
+                case "command.cancel":
+                    if let commandID = params["commandId"]?.stringValue { await plugin.cancel(commandID: commandID) }
+                    reply(["ok": true])
+                default:
+                    if let id { host.send(["id": id, "error": ["code": -32601, "message": .string("unknown method '\(method)'")]]) }
+                }
+            }
+        }
+    }
+}

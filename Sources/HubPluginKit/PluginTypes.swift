@@ -1,0 +1,87 @@
+public import HubCore
+
+/// A device the hub gives the plugin: the thing, its type, its configuration and the current
+/// state of its type's shadows.
+public struct Device: Sendable {
+    public var thing: String
+    public var type: String
+    public var config: JSONObject
+    public var shadows: [String: ShadowState]
+
+    public init(thing: String, type: String, config: JSONObject = .empty, shadows: [String: ShadowState] = [:]) {
+        self.thing = thing
+        self.type = type
+        self.config = config
+        self.shadows = shadows
+    }
+
+    init?(_ value: JSONValue) {
+        guard let thing = value["thing"]?.stringValue, let type = value["type"]?.stringValue else { return nil }
+        var shadows: [String: ShadowState] = [:]
+        for (name, state) in value["shadows"]?.objectValue ?? [:] {
+            shadows[name] = ShadowState(
+                desired: state["desired"]?.objectValue ?? [:], reported: state["reported"]?.objectValue ?? [:],
+                delta: state["delta"]?.objectValue ?? [:], version: state["version"]?.numberValue?.exactInteger ?? 0)
+        }
+        self.init(thing: thing, type: type, config: value["config"]?.objectValue ?? [:], shadows: shadows)
+    }
+}
+
+public struct ShadowState: Sendable {
+    public var desired: JSONObject
+    public var reported: JSONObject
+    public var delta: JSONObject
+    public var version: Int64
+
+    public init(desired: JSONObject = .empty, reported: JSONObject = .empty, delta: JSONObject = .empty, version: Int64 = 0) {
+        self.desired = desired
+        self.reported = reported
+        self.delta = delta
+        self.version = version
+    }
+}
+
+/// A change of desired state the device should act on.
+public struct Delta: Sendable {
+    public var thing: String
+    public var shadow: String
+    /// Only what differs from reported.
+    public var delta: JSONObject
+    /// The whole desired section.
+    public var desired: JSONObject
+    public var version: Int64
+}
+
+/// A command the hub asks the device to run (issue #6's ledger tracks it).
+public struct CommandRequest: Sendable {
+    public var id: String
+    public var thing: String
+    public var name: String
+    public var parameters: JSONObject
+    public var heartbeatSeconds: Double
+}
+
+public enum CommandOutcome: String, Sendable {
+    case succeeded = "SUCCEEDED"
+    case failed = "FAILED"
+}
+
+/// A device-type plugin. Implement the handlers you need; the kit speaks the protocol.
+public protocol DevicePlugin: Actor {
+    init(host: PluginHost)
+    /// The hub's devices for this plugin, with their current state (at every (re)start).
+    func start(devices: [Device]) async
+    func deviceAdded(_ device: Device) async
+    func deviceRemoved(thing: String) async
+    func delta(_ delta: Delta) async
+    func execute(_ command: CommandRequest) async
+    func cancel(commandID: String) async
+}
+
+extension DevicePlugin {
+    public func deviceAdded(_ device: Device) async {}
+    public func deviceRemoved(thing: String) async {}
+    public func delta(_ delta: Delta) async {}
+    public func execute(_ command: CommandRequest) async {}
+    public func cancel(commandID: String) async {}
+}

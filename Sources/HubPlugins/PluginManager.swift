@@ -1,0 +1,137 @@
+public import HubCore
+public import Logging
+
+/// All plugins of the hub: discovery at start, one supervisor per plugin with an executable,
+/// and routing of hub → plugin messages by device type.
+public actor PluginManager {
+    public nonisolated let plugins: [DiscoveredPlugin]
+    public nonisolated let problems: [PluginProblem]
+    let supervisors: [String: PluginSupervisor]
+    let logger: Logger
+
+    public init(directories: [String], options: PluginHostOptions, delegate: any PluginHostDelegate, logger: Logger) {
+        self.init(discovered: PluginCatalog.discover(in: directories), options: options, delegate: delegate, logger: logger)
+    }
+
+    public init(
+        discovered: (plugins: [DiscoveredPlugin], problems: [PluginProblem]), options: PluginHostOptions,
+        delegate: any PluginHostDelegate, logger: Logger
+    ) {
+        let (plugins, problems) = discovered
+        self.plugins = plugins
+        self.problems = problems
+        self.logger = logger
+        var supervisors: [String: PluginSupervisor] = [:]
+        for plugin in plugins where plugin.executablePath != nil {
+            supervisors[plugin.manifest.id] = PluginSupervisor(plugin: plugin, options: options, delegate: delegate, logger: logger)
+        }
+        self.supervisors = supervisors
+        for problem in problems {
+            logger.error("plugin skipped: \(problem.reason)", metadata: ["plugin.dir": "\(problem.directory)"])
+        }
+        for plugin in plugins {
+            logger.info(
+                "plugin found",
+                metadata: ["plugin.id": "\(plugin.manifest.id)", "plugin.types": "\(plugin.manifest.deviceTypes.map(\.name))"])
+        }
+    }
+
+    /// Every device type the loaded plugins provide, by name.
+    public nonisolated var deviceTypes: [String: DeviceType] {
+        var types: [String: DeviceType] = [:]
+        for plugin in plugins { for type in plugin.manifest.deviceTypes { types[type.name] = type } }
+        return types
+    }
+
+    /// The plugin that provides `type`.
+    public nonisolated func plugin(providing type: String) -> DiscoveredPlugin? {
+        plugins.first { $0.manifest.deviceTypes.contains { $0.name == type } }
+    }
+
+    /// Runs every plugin until the task is cancelled.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            for supervisor in supervisors.values {
+                group.addTask { await supervisor.run() }
+            }
+        }
+    }
+
+    /// Sends a notification to the plugin that provides `type`; false when none is running.
+    @discardableResult
+    public func notify(type: String, _ method: String, _ params: JSONValue) async -> Bool {
+        guard let plugin = plugin(providing: type), let supervisor = supervisors[plugin.manifest.id] else { return false }
+        return await supervisor.notify(method, params)
+    }
+
+    /// Sends a request to the plugin that provides `type` and waits for its answer.
+    public func request(type: String, _ method: String, _ params: JSONValue) async throws -> JSONValue {
+        guard let plugin = plugin(providing: type), let supervisor = supervisors[plugin.manifest.id] else {
+            throw PluginSupervisor.Failure(description: "no running plugin provides device type '\(type)'")
+        }
+        return try await supervisor.request(method, params)
+    }
+
+    public func restart(_ id: String) async -> Bool {
+        guard let supervisor = supervisors[id] else { return false }
+        await supervisor.requestRestart()
+        return true
+    }
+
+    public func statusJSON() async -> JSONValue {
+        var entries: [JSONValue] = []
+        for plugin in plugins {
+            if let supervisor = supervisors[plugin.manifest.id] {
+                entries.append(await supervisor.statusJSON())
+            } else {
+                entries.append([
+                    "id": .string(plugin.manifest.id), "name": .string(plugin.manifest.name),
+                    "version": .string(plugin.manifest.version), "directory": .string(plugin.directory),
+                    "state": "type-only", "pid": .null, "restarts": 0, "lastProblem": .null,
+                    "deviceTypes": .array(plugin.manifest.deviceTypes.map { .string($0.name) }),
+                ])
+            }
+        }
+        let skipped: [JSONValue] = problems.map {
+            ["directory": .string($0.directory), "id": $0.pluginID.map(JSONValue.string) ?? .null, "reason": .string($0.reason)]
+        }
+        return ["plugins": .array(entries), "skipped": .array(skipped)]
+    }
+
+    public func pluginJSON(_ id: String) async -> JSONValue? {
+        guard let plugin = plugins.first(where: { $0.manifest.id == id }) else { return nil }
+        var entry = (await supervisors[id]?.statusJSON())?.objectValue ?? ["id": .string(id), "state": "type-only"]
+        entry["deviceTypes"] = .array(plugin.manifest.deviceTypes.map(Self.describe))
+        return .object(entry)
+    }
+
+    public nonisolated static func describe(_ type: DeviceType) -> JSONValue {
+        [
+            "name": .string(type.name),
+            "description": type.description.map(JSONValue.string) ?? .null,
+            "shadows": .array(type.shadows.map { shadow in
+                ["name": .string(shadow.name), "attributes": .object(JSONObject(uniqueKeysWithValues: shadow.attributes.sorted { $0.key < $1.key }.map { ($0.key, describe($0.value)) }))]
+            }),
+            "commands": .object(JSONObject(uniqueKeysWithValues: type.commands.sorted { $0.key < $1.key }.map { name, command in
+                (name, [
+                    "sensitive": .bool(command.sensitive), "idempotent": .bool(command.idempotent),
+                    "timeoutSeconds": .number(JSONNumber(command.timeoutSeconds)),
+                    "heartbeatSeconds": .number(JSONNumber(command.heartbeatSeconds)),
+                    "parameters": .object(JSONObject(uniqueKeysWithValues: command.parameters.sorted { $0.key < $1.key }.map { ($0.key, describe($0.value)) })),
+                    "description": command.description.map(JSONValue.string) ?? .null,
+                ] as JSONValue)
+            })),
+        ]
+    }
+
+    nonisolated static func describe(_ attribute: AttributeSchema) -> JSONValue {
+        var object: JSONObject = ["type": .string(attribute.kind.rawValue), "writable": .bool(attribute.writable)]
+        if let minimum = attribute.minimum { object["min"] = .number(JSONNumber(minimum)) }
+        if let maximum = attribute.maximum { object["max"] = .number(JSONNumber(maximum)) }
+        if let step = attribute.step { object["step"] = .number(JSONNumber(step)) }
+        if let unit = attribute.unit { object["unit"] = .string(unit) }
+        if !attribute.values.isEmpty { object["values"] = .array(attribute.values.map(JSONValue.string)) }
+        if let description = attribute.description { object["description"] = .string(description) }
+        return .object(object)
+    }
+}
