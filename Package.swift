@@ -123,5 +123,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "HubStoreTests", dependencies: ["HubCore", "HubStore"], swiftSettings: strict),
+        .testTarget(
+            name: "HubPluginsTests", dependencies: ["HubCore", "HubPlugins"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "HubPluginKitTests", dependencies: ["HubCore", "HubPluginKit"], swiftSettings: strict),
     ]
 )
