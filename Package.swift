@@ -109,7 +109,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "hubctl",
-            dependencies: ["HubCore", "HubClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "HubCore", "HubClient", "HubPlugins", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(

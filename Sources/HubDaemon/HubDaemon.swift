@@ -85,7 +85,9 @@ public enum HubDaemon {
                 return text.hasSuffix("\n") ? text : text + "\n"
             })
         // Present from the start, so that dashboards see 0 rather than nothing.
-        Counter(label: "homehub_plugin_restarts_total").increment(by: 0)
+        for plugin in discovered.plugins where plugin.executablePath != nil {
+            Counter(label: "homehub_plugin_restarts_total", dimensions: [("plugin", plugin.manifest.id)]).increment(by: 0)
+        }
         let api = ControlAPI(backend: backend, policy: configuration.policy, identify: CallerIdentity.resolve)
         let listener: UnixSocketHTTPServer.Listener
         if let inherited = Systemd.listenDescriptors().first {

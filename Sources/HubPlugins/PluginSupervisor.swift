@@ -162,14 +162,18 @@ public actor PluginSupervisor {
                 let exit = await process.child.waitForExit()
                 return "process \(exit)"
             }
-            let first = await group.next() ?? "stopped"
+            var first = await group.next() ?? "stopped"
+            // The process must end before the group can: waiting for its exit is not cancellable.
+            if Task.isCancelled {
+                await self.shutdownGracefully(process)
+            } else {
+                if first == Self.closedOutput, let exit = await Self.exit(of: process, within: .seconds(1)) {
+                    first = "process \(exit)"  // it died: say how, rather than what the pipe saw
+                }
+                process.child.signalGroup(SIGKILL)
+            }
             group.cancelAll()
             return first
-        }
-        if Task.isCancelled {
-            await shutdownGracefully(process)
-        } else {
-            process.child.signalGroup(SIGKILL)
         }
         _ = await process.child.waitForExit()
         process.closeInput()
@@ -251,7 +255,7 @@ public actor PluginSupervisor {
         for await event in process.lines {
             switch event {
             case .closed:
-                return "the plugin closed its output"
+                return Self.closedOutput
             case .lineTooLong(let size):
                 return "the plugin wrote a line over \(options.maxLineBytes) bytes (\(size) and counting)"
             case .line(let bytes):
@@ -267,7 +271,24 @@ public actor PluginSupervisor {
                 await handle(object, process: process)
             }
         }
-        return "the plugin closed its output"
+        return Self.closedOutput
+    }
+
+    static let closedOutput = "the plugin closed its output"
+
+    /// The process's exit if it comes within `limit`.
+    static func exit(of process: PluginProcess, within limit: Duration) async -> ChildProcess.Exit? {
+        await withTaskGroup(of: ChildProcess.Exit?.self) { group in
+            group.addTask { await process.child.waitForExit() }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            if first == nil { process.child.signalGroup(SIGKILL) }
+            group.cancelAll()
+            return first
+        }
     }
 
     private func handle(_ message: JSONObject, process: PluginProcess) async {

@@ -36,7 +36,7 @@ struct Hubctl: AsyncParsableCommand {
             3 cannot connect to the hub; 4 permission denied; 5 not found; 6 timed out; 64 usage error.
             """,
         subcommands: [
-            StatusCommand.self, ThingsCommand.self, ShadowCommand.self, SetCommand.self, WatchCommand.self,
+            StatusCommand.self, ThingsCommand.self, ShadowCommand.self, SetCommand.self, WatchCommand.self, PluginsCommand.self,
             AuditCommand.self,
         ]
     )
