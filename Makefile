@@ -32,6 +32,7 @@ bench: deps
 	$(SWIFT) build -c release --product homehub-bench
 	$(SWIFT) build -c release --product homehubd
 	$(SWIFT) build -c release --product hubctl
+	$(SWIFT) build -c release --product homehub-plugin-heater
 	.build/release/homehub-bench
 
 ## hubctl's man page, generated from its command definitions (swift-argument-parser's plugin).

@@ -49,7 +49,18 @@ struct Bench {
         let homehubd = String(executable[..<(executable.lastIndex(of: "/") ?? executable.startIndex)]) + "/homehubd"
         let bench = MQTTBench(directory: directory, port: 20_000 + Int(getpid() % 10_000), homehubd: homehubd, quick: quick)
         let all = try await bench.run()
-        let api = all.filter { !$0.name.contains("update→accepted") && !$0.name.contains("echo") }
+        let plugin = all.filter { $0.name == "plugin convergence" }
+        if !plugin.isEmpty {
+            print("desired → plugin → reported through the heater plugin (REST desired; reported seen on /v1/events)")
+            print(pad("path", 28) + pad("things", 8) + pad("changes", 9) + pad("per s", 9) + pad("msgs/s", 9) + pad("p50 ms", 9) + "p99 ms")
+            for result in plugin {
+                print(pad(result.name, 28) + pad(String(result.things), 8) + pad(String(result.requests), 9)
+                    + pad(String(Int(result.perSecond)), 9) + pad(String(Int(result.perSecond * 2)), 9)
+                    + pad(format(result.p50), 9) + format(result.p99))
+            }
+            print("")
+        }
+        let api = all.filter { !$0.name.contains("update→accepted") && !$0.name.contains("echo") && $0.name != "plugin convergence" }
         print("Control API over the Unix socket (one connection per request; clients at once)")
         print(pad("path", 28) + pad("clients", 9) + pad("requests", 10) + pad("per s", 10) + pad("p50 ms", 9) + "p99 ms (hubctl: max)")
         for result in api {

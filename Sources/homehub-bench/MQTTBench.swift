@@ -59,6 +59,7 @@ struct MQTTBench {
         var results: [Result] = []
         let requests = quick ? 500 : 3000
         results += try await controlAPI(requests: quick ? 500 : 2000)
+        results += try await pluginConvergence(rounds: quick ? 4 : 20)
         for things in [1, 100, 1000] {
             let window = min(things, 256)
             results.append(try await roundTrips(name: "raw broker echo", things: things, window: window, total: requests, echo: true))
@@ -94,8 +95,25 @@ struct MQTTBench {
         return try ChildProcess(executable: "/usr/sbin/mosquitto", arguments: ["-c", config])
     }
 
+    static let heaters = 50
+
+    /// Stages the heater plugin for the hub when the bench runs from the repository.
+    func stageHeater() -> Bool {
+        let products = String(homehubd.dropLast("homehubd".count))
+        guard access("Plugins/heater/manifest.json", R_OK) == 0, access(products + "homehub-plugin-heater", X_OK) == 0 else {
+            return false
+        }
+        return system("mkdir -p '\(directory)/plugins/heater' && cp Plugins/heater/manifest.json '\(products)homehub-plugin-heater' '\(directory)/plugins/heater/'") == 0
+    }
+
     func startHub() throws -> ChildProcess {
         let config = directory + "/hub.toml"
+        var things = ""
+        if stageHeater() {
+            for index in 0..<Self.heaters {
+                things += "[[things]]\nname = \"bench-heater-\(index)\"\ntype = \"heater\"\nconfig = { tickSeconds = 3600.0 }\n"
+            }
+        }
         let text = """
             [hub]
             data_dir = "\(directory)/data"
@@ -106,10 +124,10 @@ struct MQTTBench {
             port = \(port)
             client_id = "homehubd-bench"
             [plugins]
-            dirs = []
+            dirs = ["\(directory)/plugins"]
             [shadows]
             requests_per_second_per_thing = 0
-
+            \(things)
             """
         let file = fopen(config, "w")
         fputs(text, file)
@@ -168,6 +186,82 @@ struct MQTTBench {
         return Result(
             name: name, things: things, window: window, requests: total, perSecond: Double(total) / seconds,
             p50: latencies[latencies.count / 2], p99: latencies[min(latencies.count - 1, latencies.count * 99 / 100)])
+    }
+
+    /// desired → shadow.delta → plugin → shadow.report → reported, through the heater plugin:
+    /// one change at a time (latency), and one change per heater at once (throughput; each
+    /// round trip is two plugin messages).
+    func pluginConvergence(rounds: Int) async throws -> [Result] {
+        guard access(directory + "/plugins/heater/manifest.json", R_OK) == 0 else {
+            print("(plugin convergence skipped: run from the repository so that Plugins/heater is found)")
+            return []
+        }
+        let client = ControlClient(socketPath: directory + "/hubctl.sock")
+        let (reports, sink) = AsyncStream.makeStream(of: (String, Double, UInt64).self)
+        let watcher = Task {
+            try await client.stream("/v1/events", onHead: { _ in }) { line in
+                guard line.hasPrefix("data: "), let event = try? JSONParser().parse(String(line.dropFirst(6))),
+                    event["via"] == "plugin", let thing = event["thing"]?.stringValue,
+                    let value = event["state"]?["reported"]?["targetTemperature"]?.numberValue?.doubleValue
+                else { return }
+                sink.yield((thing, value, DispatchTime.now().uptimeNanoseconds))
+            }
+        }
+        defer { watcher.cancel() }
+        var iterator = reports.makeAsyncIterator()
+        // Wait until the plugin runs (it has then initialized every heater).
+        while true {
+            let plugins = try await client.request("GET", "/v1/plugins").json
+            if plugins?["plugins"]?.arrayValue?.first?["state"] == "running" { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+
+        func change(_ thing: String, to value: Double) async throws {
+            let body = Array(#"{"state":{"desired":{"targetTemperature":\#(value)}}}"#.utf8)
+            let response = try await client.request("POST", "/things/\(thing)/shadow?name=climate", body: body)
+            precondition(response.status == 200, "desired update answered \(response.status): \(response.message)")
+        }
+
+        var sequential: [Double] = []
+        let sequentialStart = DispatchTime.now().uptimeNanoseconds
+        for index in 0..<(rounds * 10) {
+            let thing = "bench-heater-\(index % Self.heaters)"
+            let value = 10 + Double(index % 20) * 0.5
+            let start = DispatchTime.now().uptimeNanoseconds
+            try await change(thing, to: value)
+            while let (reportedThing, reportedValue, at) = await iterator.next() {
+                if reportedThing == thing && reportedValue == value {
+                    sequential.append(Double(at - start) / 1e6)
+                    break
+                }
+            }
+        }
+        let sequentialSeconds = Double(DispatchTime.now().uptimeNanoseconds - sequentialStart) / 1e9
+
+        var batch: [Double] = []
+        let batchStart = DispatchTime.now().uptimeNanoseconds
+        for round in 0..<rounds {
+            let value = 25 + Double(round % 10) * 0.5
+            let start = DispatchTime.now().uptimeNanoseconds
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<Self.heaters { group.addTask { try await change("bench-heater-\(index)", to: value) } }
+                try await group.waitForAll()
+            }
+            var pending = Set((0..<Self.heaters).map { "bench-heater-\($0)" })
+            while !pending.isEmpty, let (thing, reportedValue, at) = await iterator.next() {
+                if reportedValue == value, pending.remove(thing) != nil { batch.append(Double(at - start) / 1e6) }
+            }
+        }
+        let batchSeconds = Double(DispatchTime.now().uptimeNanoseconds - batchStart) / 1e9
+        sequential.sort()
+        batch.sort()
+        return [
+            Result(name: "plugin convergence", things: 1, window: 1, requests: sequential.count,
+                perSecond: Double(sequential.count) / sequentialSeconds, p50: sequential[sequential.count / 2],
+                p99: sequential[sequential.count * 99 / 100]),
+            Result(name: "plugin convergence", things: Self.heaters, window: Self.heaters, requests: batch.count,
+                perSecond: Double(batch.count) / batchSeconds, p50: batch[batch.count / 2], p99: batch[batch.count * 99 / 100]),
+        ]
     }
 
     /// Requests per second over the control socket (one connection per request, as hubctl does),

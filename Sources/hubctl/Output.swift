@@ -31,6 +31,7 @@ enum Output {
     static func text(_ value: JSONValue?) -> String {
         switch value {
         case nil: return ""
+        case .null?: return "-"
         case .string(let string)?: return string
         case let other?: return other.compactText
         }
