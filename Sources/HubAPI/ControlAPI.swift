@@ -18,7 +18,19 @@ public struct ControlAPI: HTTPResponder {
     struct Endpoint {
         var route: String
         var permission: Permission?
+        /// When what is needed depends on the request (a sensitive command).
+        var dynamicPermission: ((HTTPRequest, [String]) async -> Permission)? = nil
         var handle: (HTTPRequest, [String]) async -> HTTPResponse
+
+        init(
+            route: String, permission: Permission?, dynamicPermission: ((HTTPRequest, [String]) async -> Permission)? = nil,
+            handle: @escaping (HTTPRequest, [String]) async -> HTTPResponse
+        ) {
+            self.route = route
+            self.permission = permission
+            self.dynamicPermission = dynamicPermission
+            self.handle = handle
+        }
     }
 
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
@@ -28,7 +40,9 @@ public struct ControlAPI: HTTPResponder {
         }
         let changesState = !["GET", "HEAD"].contains(request.method)
         let caller = request.peer.map(identify)
-        if let permission = endpoint.permission {
+        var needed = endpoint.permission
+        if let dynamic = endpoint.dynamicPermission { needed = await dynamic(request, captured) }
+        if let permission = needed {
             let decision: AccessPolicy.Decision = caller.map { policy.decide($0, needs: permission) }
                 ?? .denied("cannot identify the caller of this socket connection")
             if case .denied(let reason) = decision {
@@ -59,9 +73,13 @@ public struct ControlAPI: HTTPResponder {
         if message == nil, response.status >= 400, case .bytes(let body) = response.body {
             message = (try? JSONParser().parse(body))?["message"]?.stringValue
         }
+        var action = "\(request.method) \(request.path)"
+        if request.path.hasSuffix("/commands"), let name = (try? JSONParser().parse(request.body))?["command"]?.stringValue {
+            action += " (\(name))"
+        }
         await backend.recordAudit(
             AuditRecord(
-                caller: caller, pid: request.peer?.pid, action: "\(request.method) \(request.path)", target: target,
+                caller: caller, pid: request.peer?.pid, action: action, target: target,
                 result: response.status, detail: message))
     }
 
@@ -99,6 +117,12 @@ public struct ControlAPI: HTTPResponder {
                 Endpoint(route: "v1/events", permission: .read) { request, _ in events(request) },
                 Endpoint(route: "v1/plugins", permission: .read) { _, _ in .json(await backend.plugins()) },
                 Endpoint(route: "v1/plugins/*", permission: .read) { _, captured in respond(await backend.plugin(captured[0])) },
+                Endpoint(route: "v1/commands", permission: .read) { request, _ in
+                    let limit = request.query["limit"].flatMap(Int.init) ?? 100
+                    return respond(await backend.commands(
+                        thing: request.query["thing"], state: request.query["state"], limit: max(1, min(limit, 10_000))))
+                },
+                Endpoint(route: "v1/commands/*", permission: .read) { _, captured in respond(await backend.command(captured[0])) },
                 Endpoint(route: "v1/audit", permission: .read) { request, _ in
                     let limit = request.query["limit"].flatMap(Int.init) ?? 50
                     return respond(await backend.audit(limit: max(1, min(limit, 10_000)), target: request.query["thing"]))
@@ -126,6 +150,24 @@ public struct ControlAPI: HTTPResponder {
                 },
                 Endpoint(route: "v1/plugins/*/restart", permission: .write) { _, captured in
                     respond(await backend.restartPlugin(captured[0]))
+                },
+                Endpoint(
+                    route: "v1/things/*/commands", permission: .write,
+                    dynamicPermission: { request, captured in
+                        let name = (try? JSONParser().parse(request.body))?["command"]?.stringValue ?? ""
+                        return await backend.commandPermission(thing: captured[0], command: name)
+                    }
+                ) { request, captured in
+                    guard let body = try? JSONParser().parse(request.body), body.objectValue != nil else {
+                        return .error(400, "the body must be JSON: {\"command\": \"unlock\", \"parameters\": {…}}")
+                    }
+                    switch await backend.createCommand(thing: captured[0], request: body, caller: request.peer.map(identify)) {
+                    case .success(let (command, created)): return .json(command, status: created ? 201 : 200)
+                    case .failure(let error): return .error(error.status, error.message)
+                    }
+                },
+                Endpoint(route: "v1/commands/*/cancel", permission: .write) { request, captured in
+                    respond(await backend.cancelCommand(captured[0], caller: request.peer.map(identify)))
                 },
             ]
         case "DELETE":

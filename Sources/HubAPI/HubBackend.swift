@@ -49,6 +49,14 @@ public protocol HubBackend: Sendable {
     func plugin(_ id: String) async -> Result<JSONValue, APIError>
     func restartPlugin(_ id: String) async -> Result<JSONValue, APIError>
 
+    /// What running `command` on `thing` needs: `.sensitive` for commands marked so.
+    func commandPermission(thing: String, command: String) async -> Permission
+    /// Creates a command; `created` is false when an idempotency key named an existing one.
+    func createCommand(thing: String, request: JSONValue, caller: Caller?) async -> Result<(JSONValue, created: Bool), APIError>
+    func commands(thing: String?, state: String?, limit: Int) async -> Result<JSONValue, APIError>
+    func command(_ id: String) async -> Result<JSONValue, APIError>
+    func cancelCommand(_ id: String, caller: Caller?) async -> Result<JSONValue, APIError>
+
     func audit(limit: Int, target: String?) async -> Result<JSONValue, APIError>
     func recordAudit(_ record: AuditRecord) async
 

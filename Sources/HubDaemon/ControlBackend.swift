@@ -15,6 +15,7 @@ struct ControlBackend: HubBackend {
     let clock: any HubClock
     let limits: ShadowLimits
     let plugins: PluginManager
+    let commands: CommandService
     let logger: Logger
     let metrics: @Sendable () -> String
 
@@ -45,7 +46,8 @@ struct ControlBackend: HubBackend {
             "counts": [
                 "things": .integer(Int64(things)),
                 "shadows": .integer(Int64(await shadows.shadowCount)),
-                "commands": 0,
+                "commands": .integer(Int64((try? await store.commandCount()) ?? 0)),
+                "activeCommands": .integer(Int64(await commands.activeCount())),
             ],
             "eventSubscribers": .integer(Int64(events.subscriberCount)),
         ]
@@ -171,6 +173,64 @@ struct ControlBackend: HubBackend {
     }
 
     func events(thing: String?) -> AsyncStream<JSONValue> { events.subscribe(thing: thing) }
+
+    func commandPermission(thing: String, command: String) async -> Permission {
+        await shadows.deviceType(of: thing)?.commands[command]?.sensitive == true ? .sensitive : .write
+    }
+
+    func createCommand(thing: String, request: JSONValue, caller: Caller?) async -> Result<(JSONValue, created: Bool), APIError> {
+        guard let name = request["command"]?.stringValue else {
+            return .failure(.badRequest("'command' is required: {\"command\": \"unlock\", \"parameters\": {…}}"))
+        }
+        var parameters = JSONObject()
+        switch request["parameters"] {
+        case nil, .null?: break
+        case .object(let value)?: parameters = value
+        default: return .failure(.badRequest("'parameters' must be a JSON object"))
+        }
+        func seconds(_ key: String) -> Result<Double?, APIError> {
+            switch request[key] {
+            case nil, .null?: return .success(nil)
+            case .number(let number)? where number.doubleValue > 0: return .success(number.doubleValue)
+            default: return .failure(.badRequest("'\(key)' must be a number of seconds above 0"))
+            }
+        }
+        let ttl: Double?
+        let timeout: Double?
+        switch (seconds("ttlSeconds"), seconds("timeoutSeconds")) {
+        case (.success(let a), .success(let b)): (ttl, timeout) = (a, b)
+        case (.failure(let error), _), (_, .failure(let error)): return .failure(error)
+        }
+        var requester: JSONObject = [:]
+        if let caller {
+            requester = ["uid": .integer(Int64(caller.uid)), "user": .string(caller.userName), "pid": .integer(Int64(caller.pid))]
+        }
+        let key = request["idempotencyKey"]?.stringValue
+        return await commands.create(
+            .init(thing: thing, name: name, parameters: parameters, ttlSeconds: ttl, timeoutSeconds: timeout,
+                idempotencyKey: key, requester: requester)
+        ).map { ($0.0.json, $0.created) }
+    }
+
+    func commands(thing: String?, state: String?, limit: Int) async -> Result<JSONValue, APIError> {
+        if let state, CommandState(rawValue: state) == nil {
+            return .failure(.badRequest("state must be one of \(CommandState.allCases.map(\.rawValue).joined(separator: ", "))"))
+        }
+        do {
+            return .success(["commands": .array(try await store.commands(thing: thing, state: state, limit: limit).map(\.json))])
+        } catch {
+            return .failure(APIError(status: 500, message: "cannot read the command ledger: \(error)"))
+        }
+    }
+
+    func command(_ id: String) async -> Result<JSONValue, APIError> {
+        guard let command = await commands.command(id) else { return .failure(.notFound("no command \(id)")) }
+        return .success(command.json)
+    }
+
+    func cancelCommand(_ id: String, caller: Caller?) async -> Result<JSONValue, APIError> {
+        await commands.cancel(id, by: caller.map { "\($0.userName) (uid \($0.uid))" } ?? "unknown").map(\.json)
+    }
 
     func plugins() async -> JSONValue { await plugins.statusJSON() }
 

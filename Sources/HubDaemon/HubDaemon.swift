@@ -56,10 +56,15 @@ public enum HubDaemon {
         pluginOptions.maxMessagesPerSecond = configuration.plugins.maxMessagesPerSecond
         pluginOptions.maxLineBytes = configuration.plugins.maxLineBytes
         pluginOptions.crashesBeforeQuarantine = configuration.plugins.crashesBeforeQuarantine
+        let (commandUpdates, commandSink) = AsyncStream.makeStream(of: CommandUpdate.self)
         let plugins = PluginManager(
             discovered: discovered, options: pluginOptions,
-            delegate: PluginBridge(shadows: shadows, events: events, types: types, logger: logger, owners: owners),
+            delegate: PluginBridge(
+                shadows: shadows, events: events, types: types, logger: logger, owners: owners,
+                commandUpdates: { commandSink.yield($0) }),
             logger: logger)
+        let commands = CommandService(store: store, shadows: shadows, plugins: plugins, events: events, clock: clock, logger: logger)
+        try await commands.recover()
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if configuration.mqtt.mode == .embedded {
@@ -75,11 +80,16 @@ public enum HubDaemon {
             }
             services.append(.init(service: BrokerService(broker: EmbeddedBroker(configuration: broker, logger: logger))))
         }
-        services.append(.init(service: MQTTShadowService(client: client, shadows: shadows, status: status, logger: logger)))
+        services.append(
+            .init(
+                service: MQTTShadowService(
+                    client: client, shadows: shadows, status: status, logger: logger,
+                    commandUpdates: { commandSink.yield($0) })))
         services.append(.init(service: PluginService(plugins: plugins, shadows: shadows, deltas: deltas)))
+        services.append(.init(service: CommandTimerService(commands: commands, updates: commandUpdates)))
         let backend = ControlBackend(
             shadows: shadows, store: store, status: status, events: events, clock: clock,
-            limits: configuration.shadows.limits, plugins: plugins, logger: logger,
+            limits: configuration.shadows.limits, plugins: plugins, commands: commands, logger: logger,
             metrics: {
                 let text = metrics.emitToString()
                 return text.hasSuffix("\n") ? text : text + "\n"

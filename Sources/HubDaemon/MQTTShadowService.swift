@@ -24,6 +24,8 @@ struct MQTTShadowService: Service {
     let shadows: ShadowService
     let status: HubStatus
     let logger: Logger
+    /// Command responses from MQTT devices (`cmd/THING/response`).
+    let commandUpdates: @Sendable (CommandUpdate) -> Void
 
     func run() async throws {
         try await connectUntilUp()
@@ -39,12 +41,21 @@ struct MQTTShadowService: Service {
                         }
                     }
                 }
-                for filter in ShadowTopic.requestFilters {
+                for filter in ShadowTopic.requestFilters + ["cmd/+/response"] {
                     try await client.subscribe(filter, qos: 1)
                 }
                 status.subscribed()
                 logger.info("serving shadows", metadata: ["mqtt.filters": "\(ShadowTopic.requestFilters)"])
                 for await message in client.messages {
+                    if message.topic.hasPrefix("cmd/"), message.topic.hasSuffix("/response") {
+                        let thing = String(message.topic.dropFirst(4).dropLast(9))
+                        if let body = try? JSONParser().parse(message.payload), let update = CommandUpdate(body, thing: thing) {
+                            commandUpdates(update)
+                        } else {
+                            logger.warning("unreadable command response", metadata: ["mqtt.topic": "\(message.topic)"])
+                        }
+                        continue
+                    }
                     guard let topic = ShadowTopic(message.topic) else { continue }
                     guard let pending = await shadows.handleMQTT(topic, payload: message.payload) else { continue }
                     group.addTask {

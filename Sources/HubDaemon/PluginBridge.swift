@@ -12,6 +12,8 @@ struct PluginBridge: PluginHostDelegate {
     let logger: Logger
     /// Device type → the id of the plugin that provides it.
     let owners: [String: String]
+    /// Where `command.progress` and `command.result` go (the command service, in order).
+    let commandUpdates: @Sendable (CommandUpdate) -> Void
 
     /// A device as plugins see it: thing, type, config and its type's shadows with their state.
     static func device(_ thing: String, type: String, config: JSONObject, shadows: ShadowService) async -> JSONValue {
@@ -74,7 +76,11 @@ struct PluginBridge: PluginHostDelegate {
     }
 
     func commandUpdate(plugin: String, method: String, params: JSONValue) async {
-        logger.debug("command update from plugin", metadata: ["plugin.id": "\(plugin)", "method": "\(method)"])
+        guard let update = CommandUpdate(params, thing: nil) else {
+            logger.warning("command update without commandId/status", metadata: ["plugin.id": "\(plugin)"])
+            return
+        }
+        commandUpdates(update)
     }
 
     func pluginRestarted(plugin: String, reason: String) async {
@@ -83,5 +89,26 @@ struct PluginBridge: PluginHostDelegate {
             "type": "plugin.restarted", "plugin": .string(plugin), "reason": .string(reason),
             "time": .integer(shadows.clock.epochSeconds()),
         ])
+    }
+}
+
+/// A device's word on a command: from a plugin's `command.progress`/`command.result`, or an
+/// MQTT device's `cmd/THING/response` (`{"commandId", "status", "progress", "message"}`).
+struct CommandUpdate: Sendable {
+    var id: String
+    var thing: String?
+    var status: String
+    var progress: Double?
+    var message: String?
+    var result: JSONValue?
+
+    init?(_ params: JSONValue, thing: String?) {
+        guard let id = params["commandId"]?.stringValue, let status = params["status"]?.stringValue else { return nil }
+        self.id = id
+        self.thing = thing
+        self.status = status
+        self.progress = params["progress"]?.numberValue?.doubleValue
+        self.message = params["message"]?.stringValue
+        self.result = params["result"]
     }
 }

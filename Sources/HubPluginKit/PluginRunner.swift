@@ -93,10 +93,14 @@ public enum PluginRunner {
                         if let id { host.send(["id": id, "error": ["code": -32602, "message": "command.execute needs commandId, thing, command"]]) }
                         continue
                     }
-                    reply(["accepted": true])
                     let request = CommandRequest(
                         id: commandID, thing: thing, name: name, parameters: params["parameters"]?.objectValue ?? [:],
                         heartbeatSeconds: params["heartbeatSeconds"]?.numberValue?.doubleValue ?? 5)
+                    if let reason = await plugin.check(request) {
+                        reply(["accepted": false, "reason": .string(reason)])
+                        continue
+                    }
+                    reply(["accepted": true])
                     // Commands run beside the message loop, so that pings and deltas still flow.
                     group.addTask { await plugin.execute(request) }
                 case "command.cancel":

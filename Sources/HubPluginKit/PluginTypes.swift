@@ -74,6 +74,9 @@ public protocol DevicePlugin: Actor {
     func deviceAdded(_ device: Device) async
     func deviceRemoved(thing: String) async
     func delta(_ delta: Delta) async
+    /// Whether the device can take the command now; a reason refuses it (REJECTED), e.g.
+    /// unlock while the lock is jammed. Called before `execute`.
+    func check(_ command: CommandRequest) async -> String?
     func execute(_ command: CommandRequest) async
     func cancel(commandID: String) async
 }
@@ -82,6 +85,7 @@ extension DevicePlugin {
     public func deviceAdded(_ device: Device) async {}
     public func deviceRemoved(thing: String) async {}
     public func delta(_ delta: Delta) async {}
+    public func check(_ command: CommandRequest) async -> String? { nil }
     public func execute(_ command: CommandRequest) async {}
     public func cancel(commandID: String) async {}
 }

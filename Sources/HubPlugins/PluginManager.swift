@@ -67,7 +67,7 @@ public actor PluginManager {
     /// Sends a request to the plugin that provides `type` and waits for its answer.
     public func request(type: String, _ method: String, _ params: JSONValue) async throws -> JSONValue {
         guard let plugin = plugin(providing: type), let supervisor = supervisors[plugin.manifest.id] else {
-            throw PluginSupervisor.Failure(description: "no running plugin provides device type '\(type)'")
+            throw PluginSupervisor.Failure(description: "no plugin with a process provides device type '\(type)'", sent: false)
         }
         return try await supervisor.request(method, params)
     }

@@ -85,7 +85,7 @@ public struct PluginManifest: Sendable, Equatable {
         if let commandField = try field.optionalObject("commands") {
             for (command, _) in commandField.value.objectValue ?? [:] {
                 let entry = commandField.child(command)
-                try entry.onlyKeys(["parameters", "timeoutSeconds", "heartbeatSeconds", "idempotent", "sensitive", "description"])
+                try entry.onlyKeys(["parameters", "timeoutSeconds", "heartbeatSeconds", "idempotent", "sensitive", "description", "verify"])
                 var parameters: [String: AttributeSchema] = [:]
                 if let parameterField = try entry.optionalObject("parameters") {
                     for (parameter, _) in parameterField.value.objectValue ?? [:] {
@@ -98,7 +98,8 @@ public struct PluginManifest: Sendable, Equatable {
                     heartbeatSeconds: try entry.optionalNumber("heartbeatSeconds", positive: true) ?? 5,
                     idempotent: try entry.optionalBool("idempotent") ?? false,
                     sensitive: try entry.optionalBool("sensitive") ?? false,
-                    description: try entry.optionalString("description"))
+                    description: try entry.optionalString("description"),
+                    verify: try entry.optionalObject("verify")?.value.objectValue ?? [:])
             }
         }
         return DeviceType(name: name, description: try field.optionalString("description"), shadows: shadows, commands: commands)

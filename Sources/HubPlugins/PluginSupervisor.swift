@@ -73,8 +73,15 @@ public actor PluginSupervisor {
         self.limiter = RateLimiter(requestsPerSecond: options.maxMessagesPerSecond * 2)
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        /// Whether the request reached the plugin (false: it was never written).
+        public var sent = true
+
+        public init(description: String, sent: Bool = true) {
+            self.description = description
+            self.sent = sent
+        }
     }
 
     /// Keeps the plugin running until the task is cancelled.
@@ -208,7 +215,9 @@ public actor PluginSupervisor {
 
     /// Sends a request and waits for its answer, at most the reply deadline.
     public func request(_ method: String, _ params: JSONValue) async throws -> JSONValue {
-        guard let process else { throw Failure(description: "plugin is not running") }
+        guard let process, state == .running || method == "initialize" else {
+            throw Failure(description: "plugin '\(plugin.manifest.id)' is not running (\(state.rawValue))", sent: false)
+        }
         let id = nextRequestID()
         let line = JSONValue.object(["jsonrpc": "2.0", "id": .integer(Int64(id)), "method": .string(method), "params": params])
         let deadline = options.replyDeadline
@@ -220,7 +229,7 @@ public actor PluginSupervisor {
         return try await withCheckedThrowingContinuation { continuation in
             pending[id] = continuation
             if !process.send(line.compactBytes) {
-                pending.removeValue(forKey: id)?.resume(throwing: Failure(description: "cannot write to the plugin (it closed its input)"))
+                pending.removeValue(forKey: id)?.resume(throwing: Failure(description: "cannot write to the plugin (it closed its input)", sent: false))
             }
         }
     }

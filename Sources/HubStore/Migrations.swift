@@ -39,6 +39,22 @@ enum Migrations {
             CREATE INDEX audit_time ON audit (time);
             """
         ),
+        (
+            "2026-11-28-commands",
+            """
+            CREATE TABLE commands (
+                id TEXT PRIMARY KEY,              -- time-sortable: creation ms in hex, then random
+                idempotency_key TEXT UNIQUE,
+                thing TEXT NOT NULL,
+                state TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                document TEXT NOT NULL            -- Command.json: parameters, requester, deadlines, history
+            );
+            CREATE INDEX commands_thing ON commands (thing, created_at);
+            CREATE INDEX commands_state ON commands (state);
+            """
+        ),
     ]
 
     static func apply(to database: SQLiteDatabase, at now: Int64) throws(SQLiteError) {

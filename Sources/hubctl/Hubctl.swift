@@ -33,11 +33,13 @@ struct Hubctl: AsyncParsableCommand {
             '"21"' the string "21"; anything else is a string. Dots in keys nest: lights.color=red.
 
             Exit status: 0 success; 1 the hub rejected the request; 2 the hub failed (5xx); \
-            3 cannot connect to the hub; 4 permission denied; 5 not found; 6 timed out; 64 usage error.
+            3 cannot connect to the hub; 4 permission denied; 5 not found; 6 timed out; 64 usage error. \
+            With --wait, a command that ends other than SUCCEEDED exits 10 FAILED, 11 TIMED_OUT, 12 EXPIRED, \
+            13 REJECTED, 14 CANCELED.
             """,
         subcommands: [
             StatusCommand.self, ThingsCommand.self, ShadowCommand.self, SetCommand.self, WatchCommand.self, PluginsCommand.self,
-            AuditCommand.self,
+            AuditCommand.self, CmdCommand.self, UnlockCommand.self, LockCommand.self, CommandsCommand.self,
         ]
     )
 }

@@ -35,8 +35,14 @@ actor DoorLockPlugin: DevicePlugin {
     }
 
     func deviceAdded(_ device: Device) async {
-        if locks[device.thing] != nil {
+        if let lock = locks[device.thing] {
             locks[device.thing]?.config = device.config
+            if lock.state == "jammed" && !(device.config["simulateJam"]?.boolValue ?? false) {
+                // The simulated jam is cleared by hand: the bolt is back home, locked.
+                writeBolt(device.thing, "locked")
+                locks[device.thing]?.state = "locked"
+                host.report(thing: device.thing, shadow: "lock", Self.reported("locked"))
+            }
             return
         }
         locks[device.thing] = Lock(config: device.config)
@@ -57,6 +63,15 @@ actor DoorLockPlugin: DevicePlugin {
     func delta(_ delta: Delta) async {
         guard let wanted = delta.delta["lock"]?.stringValue else { return }
         _ = await move(delta.thing, to: wanted, commandID: nil, heartbeat: 1)
+    }
+
+    /// A lock whose bolt is not known, jammed, or already moving cannot take a command.
+    func check(_ command: CommandRequest) async -> String? {
+        guard let lock = locks[command.thing] else { return "no lock '\(command.thing)'" }
+        if lock.moving { return "the lock is already moving" }
+        if lock.state == "jammed" { return "the lock is jammed; clear the jam first" }
+        if lock.state == "unknown" { return "the lock's state is unknown until it has been read back" }
+        return nil
     }
 
     func execute(_ command: CommandRequest) async {

@@ -79,11 +79,15 @@ public struct CommandSchema: Sendable, Equatable {
     /// Needs the sensitive permission (e.g. unlock).
     public var sensitive: Bool
     public var description: String?
+    /// Reported values of the primary shadow that must hold once the device says it succeeded
+    /// (a lock's `lockState` after unlock): success means the device's state shows it.
+    public var verify: JSONObject
 
     public init(
         parameters: [String: AttributeSchema] = [:], timeoutSeconds: Double = 30, heartbeatSeconds: Double = 5,
-        idempotent: Bool = false, sensitive: Bool = false, description: String? = nil
+        idempotent: Bool = false, sensitive: Bool = false, description: String? = nil, verify: JSONObject = .empty
     ) {
+        self.verify = verify
         self.parameters = parameters
         self.timeoutSeconds = timeoutSeconds
         self.heartbeatSeconds = heartbeatSeconds

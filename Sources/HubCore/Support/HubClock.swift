@@ -4,4 +4,10 @@ public protocol HubClock: Sendable {
     func epochSeconds() -> Int64
     /// A monotonic reading in nanoseconds, for rates and timeouts.
     func monotonicNanoseconds() -> UInt64
+    /// Wall-clock time in epoch milliseconds (command deadlines).
+    func epochMilliseconds() -> Int64
+}
+
+extension HubClock {
+    public func epochMilliseconds() -> Int64 { epochSeconds() * 1000 }
 }
