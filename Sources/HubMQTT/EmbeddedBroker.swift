@@ -93,11 +93,13 @@ public struct EmbeddedBroker: Sendable {
     /// Writes the configuration and keeps mosquitto running until the task is cancelled.
     public func run(onStart: @Sendable (ChildProcess) -> Void = { _ in }) async throws {
         try writeConfiguration()
+        await stopLeftoverBroker()
         var delay: Double = 0.5
         while !Task.isCancelled {
             unlink(configuration.socketPath)
             let child = try ChildProcess(
                 executable: configuration.executable, arguments: ["-c", configuration.configPath])
+            writePID(child.pid)
             logger.info("started mosquitto", metadata: ["pid": "\(child.pid)", "mqtt.port": "\(configuration.port)"])
             onStart(child)
             let started = monotonicSeconds()
@@ -116,6 +118,36 @@ public struct EmbeddedBroker: Sendable {
                 metadata: ["pid": "\(child.pid)", "config": "\(configuration.configPath)"])
             try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
             delay = min(delay * 2, 30)
+        }
+    }
+
+    var pidPath: String { configuration.directory + "/mosquitto.pid" }
+
+    func writePID(_ pid: Int32) {
+        guard let file = fopen(pidPath, "w") else { return }
+        fputs("\(pid)\n", file)
+        fclose(file)
+    }
+
+    /// A hub that was killed (SIGKILL, power cut of the service) leaves its broker running in
+    /// its own process group, holding the port. Its pid is in `mosquitto.pid`: if that process
+    /// is still our mosquitto (same config on its command line), it is stopped first.
+    func stopLeftoverBroker() async {
+        guard let file = fopen(pidPath, "r") else { return }
+        var buffer = [CChar](repeating: 0, count: 32)
+        let line = fgets(&buffer, 32, file).map { _ in String(decoding: buffer.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        fclose(file)
+        guard let pid = line.flatMap({ Int32($0) }), pid > 1 else { return }
+        guard let commandLine = fopen("/proc/\(pid)/cmdline", "r") else { return }
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        let count = fread(&bytes, 1, bytes.count, commandLine)
+        fclose(commandLine)
+        let text = String(decoding: bytes[0..<max(0, count)].map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+        guard text.contains("mosquitto"), text.contains(configuration.configPath) else { return }
+        logger.warning("stopping a broker left by an earlier run", metadata: ["pid": "\(pid)"])
+        kill(pid, SIGKILL)
+        for _ in 0..<100 where kill(pid, 0) == 0 {
+            try? await Task.sleep(for: .milliseconds(20))
         }
     }
 

@@ -121,7 +121,7 @@ public struct Command: Sendable, Equatable {
         self.heartbeatBy = integer("heartbeatBy")
         self.progress = json["progress"]?.numberValue?.doubleValue
         self.message = json["message"]?.stringValue
-        self.result = json["result"].flatMap { $0.isNull ? nil : $0 }
+        self.result = json["result"].flatMap { value -> JSONValue? in value.isNull ? Optional.none : value }
         self.lateResult = json["lateResult"]
         self.transitions = (json["transitions"]?.arrayValue ?? []).compactMap { entry in
             guard let state = entry["state"]?.stringValue.flatMap(CommandState.init), let at = entry["at"]?.numberValue?.exactInteger
