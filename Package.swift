@@ -41,7 +41,8 @@ let package = Package(
         ),
         .target(name: "HubStore", dependencies: ["HubCore", "CSQLite"], swiftSettings: strict),
         .systemLibrary(name: "CMosquitto", path: "Sources/CMosquitto", providers: [.apt(["libmosquitto-dev"])]),
-        .target(name: "HubProcess", swiftSettings: strict),
+        .systemLibrary(name: "CSpawn", path: "Sources/CSpawn"),
+        .target(name: "HubProcess", dependencies: ["CSpawn"], swiftSettings: strict),
         .target(
             name: "HubPlugins",
             dependencies: ["HubCore", "HubProcess", .product(name: "Logging", package: "swift-log")],

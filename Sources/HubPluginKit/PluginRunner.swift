@@ -45,6 +45,8 @@ public enum PluginRunner {
             }
         }
         await run(Plugin(host: host), host: host, lines: lines)
+        // The hub is gone (end of input) or said shutdown: stop now, whatever still runs.
+        exit(0)
     }
 
     /// Dispatches `lines` to `plugin` until the input ends or the hub says `shutdown`.
@@ -110,6 +112,7 @@ public enum PluginRunner {
                     if let id { host.send(["id": id, "error": ["code": -32601, "message": .string("unknown method '\(method)'")]]) }
                 }
             }
+            group.cancelAll()
         }
     }
 }

@@ -1,3 +1,4 @@
+internal import CSpawn
 import Dispatch
 import Synchronization
 
@@ -62,6 +63,7 @@ public final class ChildProcess: Sendable {
         }
         if let standardOutput { posix_spawn_file_actions_adddup2(&actions, standardOutput, 1) }
         if let standardError { posix_spawn_file_actions_adddup2(&actions, standardError, 2) }
+        homehub_spawn_close_from(&actions, 3)
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
