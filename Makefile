@@ -33,6 +33,7 @@ bench: deps
 	$(SWIFT) build -c release --product homehubd
 	$(SWIFT) build -c release --product hubctl
 	$(SWIFT) build -c release --product homehub-plugin-heater
+	$(SWIFT) build -c release --product homehub-plugin-motor
 	.build/release/homehub-bench
 
 ## hubctl's man page, generated from its command definitions (swift-argument-parser's plugin).

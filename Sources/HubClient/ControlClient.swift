@@ -56,8 +56,21 @@ public struct ControlClient: Sendable {
         }
     }
 
-    /// One request, the whole answer.
+    /// One request, the whole answer. A GET whose connection the hub closed before answering
+    /// (it was restarting, or under load) is tried once more; a change never is — it may have
+    /// been applied (an unlock must not run twice).
     public func request(_ method: String, _ path: String, body: [UInt8]? = nil) async throws -> Response {
+        guard method == "GET" else { return try await requestOnce(method, path, body: body) }
+        do {
+            return try await requestOnce(method, path, body: body)
+        } catch is ChannelError {
+            return try await requestOnce(method, path, body: body)
+        } catch Failure.connectionClosed {
+            return try await requestOnce(method, path, body: body)
+        }
+    }
+
+    func requestOnce(_ method: String, _ path: String, body: [UInt8]?) async throws -> Response {
         let connection = try await connect()
         return try await connection.executeThenClose { inbound, outbound in
             try await send(method, path, body: body, to: outbound)

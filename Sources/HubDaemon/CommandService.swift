@@ -253,8 +253,10 @@ actor CommandService {
         }
         if let thing, thing != command.thing { return }
         var actions: [CommandAction] = []
-        if command.state == .queued && command.delivery == "mqtt" {
-            actions += command.apply(.delivered, at: now)  // the device picked it up
+        if command.state == .queued {
+            // The device's word proves delivery (for a plugin, its result can overtake the
+            // answer to command.execute, which is handled on another task).
+            actions += command.apply(.delivered, at: now)
         }
         switch status {
         case "RUNNING":

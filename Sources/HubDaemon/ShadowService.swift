@@ -239,6 +239,13 @@ public actor ShadowService {
             if let token = outcome.accepted["clientToken"] { event["clientToken"] = token }
         }
         events.publish(.object(event))
+        // Devices that follow the AWS pattern report `connected` (their last will sets it false).
+        if case .bool(let connected)? = outcome.accepted["state"]?["reported"]?["connected"] {
+            events.publish([
+                "type": "device.connectivity", "thing": .string(id.thingName), "connected": .bool(connected),
+                "time": outcome.accepted["timestamp"] ?? .null,
+            ])
+        }
     }
 
     /// Live named shadows of a thing, sorted.

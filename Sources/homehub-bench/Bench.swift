@@ -16,8 +16,13 @@ struct Bench {
         let arguments = CommandLine.arguments.dropFirst()
         let quick = arguments.contains("--quick")
         let parts = arguments.filter { !$0.hasPrefix("--") }
-        if parts.isEmpty || parts.contains("store") { try await storeTable(quick: quick) }
-        if parts.isEmpty || parts.contains("mqtt") { try await mqttTable(quick: quick) }
+        do {
+            if parts.isEmpty || parts.contains("store") { try await storeTable(quick: quick) }
+            if parts.isEmpty || parts.contains("mqtt") { try await mqttTable(quick: quick) }
+        } catch {
+            print("homehub-bench: \(error)")
+            exit(1)
+        }
     }
 
     static func storeTable(quick: Bool) async throws {
@@ -60,7 +65,20 @@ struct Bench {
             }
             print("")
         }
-        let api = all.filter { !$0.name.contains("update→accepted") && !$0.name.contains("echo") && $0.name != "plugin convergence" }
+        let commands = all.filter { $0.name.hasPrefix("command via") }
+        if !commands.isEmpty {
+            print("Command round trip, request → SUCCEEDED (one at a time)")
+            print(pad("path", 28) + pad("commands", 10) + pad("per s", 9) + pad("p50 ms", 9) + "p99 ms")
+            for result in commands {
+                print(pad(result.name, 28) + pad(String(result.requests), 10) + pad(String(Int(result.perSecond)), 9)
+                    + pad(format(result.p50), 9) + format(result.p99))
+            }
+            print("")
+        }
+        let api = all.filter {
+            !$0.name.contains("update→accepted") && !$0.name.contains("echo") && $0.name != "plugin convergence"
+                && !$0.name.hasPrefix("command via")
+        }
         print("Control API over the Unix socket (one connection per request; clients at once)")
         print(pad("path", 28) + pad("clients", 9) + pad("requests", 10) + pad("per s", 10) + pad("p50 ms", 9) + "p99 ms (hubctl: max)")
         for result in api {

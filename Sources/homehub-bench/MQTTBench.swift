@@ -60,6 +60,7 @@ struct MQTTBench {
         let requests = quick ? 500 : 3000
         results += try await controlAPI(requests: quick ? 500 : 2000)
         results += try await pluginConvergence(rounds: quick ? 4 : 20)
+        results += try await commandRoundTrips(count: quick ? 20 : 100)
         for things in [1, 100, 1000] {
             let window = min(things, 256)
             results.append(try await roundTrips(name: "raw broker echo", things: things, window: window, total: requests, echo: true))
@@ -103,7 +104,13 @@ struct MQTTBench {
         guard access("Plugins/heater/manifest.json", R_OK) == 0, access(products + "homehub-plugin-heater", X_OK) == 0 else {
             return false
         }
-        return system("mkdir -p '\(directory)/plugins/heater' && cp Plugins/heater/manifest.json '\(products)homehub-plugin-heater' '\(directory)/plugins/heater/'") == 0
+        let gate = #"{"id":"bench.gate","name":"gate","version":"1","hubApi":{"min":1,"max":1},"deviceTypes":{"benchgate":{"shadows":[{"name":"gate","attributes":{}}],"commands":{"open":{"timeoutSeconds":10,"heartbeatSeconds":1}}}}}"#
+        return system("""
+            mkdir -p '\(directory)/plugins/heater' '\(directory)/plugins/motor' '\(directory)/plugins/gate' && \
+            cp Plugins/heater/manifest.json '\(products)homehub-plugin-heater' '\(directory)/plugins/heater/' && \
+            cp Plugins/motor/manifest.json '\(products)homehub-plugin-motor' '\(directory)/plugins/motor/' && \
+            echo '\(gate)' > '\(directory)/plugins/gate/manifest.json'
+            """) == 0
     }
 
     func startHub() throws -> ChildProcess {
@@ -113,6 +120,7 @@ struct MQTTBench {
             for index in 0..<Self.heaters {
                 things += "[[things]]\nname = \"bench-heater-\(index)\"\ntype = \"heater\"\nconfig = { tickSeconds = 3600.0 }\n"
             }
+            things += "[[things]]\nname = \"bench-motor\"\ntype = \"motor\"\n[[things]]\nname = \"bench-gate\"\ntype = \"benchgate\"\n"
         }
         let text = """
             [hub]
@@ -212,7 +220,7 @@ struct MQTTBench {
         // Wait until the plugin runs (it has then initialized every heater).
         while true {
             let plugins = try await client.request("GET", "/v1/plugins").json
-            if plugins?["plugins"]?.arrayValue?.first?["state"] == "running" { break }
+            if plugins?["plugins"]?.arrayValue?.first(where: { $0["id"] == "homehub.heater" })?["state"] == "running" { break }
             try await Task.sleep(for: .milliseconds(20))
         }
 
@@ -226,7 +234,8 @@ struct MQTTBench {
         let sequentialStart = DispatchTime.now().uptimeNanoseconds
         for index in 0..<(rounds * 10) {
             let thing = "bench-heater-\(index % Self.heaters)"
-            let value = 10 + Double(index % 20) * 0.5
+            // Never the value the heater already has (that would make no delta and no report).
+            let value = 10 + Double((index / Self.heaters + index) % 20) * 0.5
             let start = DispatchTime.now().uptimeNanoseconds
             try await change(thing, to: value)
             while let (reportedThing, reportedValue, at) = await iterator.next() {
@@ -262,6 +271,71 @@ struct MQTTBench {
             Result(name: "plugin convergence", things: Self.heaters, window: Self.heaters, requests: batch.count,
                 perSecond: Double(batch.count) / batchSeconds, p50: batch[batch.count / 2], p99: batch[batch.count * 99 / 100]),
         ]
+    }
+
+    /// Command round trips, request → SUCCEEDED: through a plugin (the motor's `stop`, which ends
+    /// at once) and through an MQTT device (a client that answers `desired.command` on
+    /// `cmd/THING/response` as soon as it sees it). Measured from the POST to the SUCCEEDED event.
+    func commandRoundTrips(count: Int) async throws -> [Result] {
+        guard access(directory + "/plugins/motor/manifest.json", R_OK) == 0 else { return [] }
+        let client = ControlClient(socketPath: directory + "/hubctl.sock")
+        let (ends, sink) = AsyncStream.makeStream(of: (String, UInt64).self)
+        let watcher = Task {
+            try await client.stream("/v1/events", onHead: { _ in }) { line in
+                guard line.hasPrefix("data: "), let event = try? JSONParser().parse(String(line.dropFirst(6))),
+                    event["type"] == "command.updated", event["state"] == "SUCCEEDED", let id = event["id"]?.stringValue
+                else { return }
+                sink.yield((id, DispatchTime.now().uptimeNanoseconds))
+            }
+        }
+        defer { watcher.cancel() }
+        // The MQTT device: answers every command it finds in its desired state.
+        let device = try MQTTClient(options: options("bench-gate-device"))
+        defer { device.close() }
+        try await connect(device)
+        try await device.subscribe("$aws/things/bench-gate/shadow/update/delta")
+        let responder = Task {
+            var answered = Set<String>()
+            for await message in device.messages {
+                for entry in (try? JSONParser().parse(message.payload))?["state"]?["command"]?.arrayValue ?? [] {
+                    guard let id = entry["commandId"]?.stringValue, answered.insert(id).inserted else { continue }
+                    try? device.publish("cmd/bench-gate/response", payload: Array(#"{"commandId":"\#(id)","status":"SUCCEEDED"}"#.utf8))
+                }
+            }
+        }
+        defer { responder.cancel() }
+        while true {
+            let plugins = try await client.request("GET", "/v1/plugins").json
+            let motor = plugins?["plugins"]?.arrayValue?.first { $0["id"] == "homehub.motor" }
+            if motor?["state"] == "running" { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        var iterator = ends.makeAsyncIterator()
+        var results: [Result] = []
+        for (name, thing, command) in [("command via plugin", "bench-motor", "stop"), ("command via MQTT", "bench-gate", "open")] {
+            var latencies: [Double] = []
+            let begin = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<count {
+                let start = DispatchTime.now().uptimeNanoseconds
+                let response = try await client.request(
+                    "POST", "/v1/things/\(thing)/commands", body: Array(#"{"command":"\#(command)"}"#.utf8))
+                guard let id = response.json?["id"]?.stringValue else {
+                    throw MQTTError(code: .closed, message: "command refused: \(response.message)")
+                }
+                while let (ended, at) = await iterator.next() {
+                    if ended == id {
+                        latencies.append(Double(at - start) / 1e6)
+                        break
+                    }
+                }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9
+            latencies.sort()
+            results.append(Result(
+                name: name, things: 1, window: 1, requests: latencies.count, perSecond: Double(latencies.count) / seconds,
+                p50: latencies[latencies.count / 2], p99: latencies[latencies.count * 99 / 100]))
+        }
+        return results
     }
 
     /// Requests per second over the control socket (one connection per request, as hubctl does),

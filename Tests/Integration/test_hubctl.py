@@ -94,6 +94,12 @@ def test_watch_delivers_a_change_made_by_another_client(hub, broker):
         event = json.loads(lines.get(timeout=10))
         assert event["type"] == "shadow.updated" and event["thing"] == "porch" and event["via"] == "mqtt"
         assert event["state"] == {"reported": {"light": "on"}} and event["version"] == 1
+        # A device that goes away: its last will reports connected=false, a connectivity event.
+        will = Device(broker.port, "porch")
+        will.publish("$aws/things/porch/shadow/update", {"state": {"reported": {"connected": False}}})
+        will.close()
+        events = [json.loads(lines.get(timeout=10)) for _ in range(2)]
+        assert {"type": "device.connectivity", "thing": "porch", "connected": False}.items() <= events[1].items()
     finally:
         process.terminate()
         process.wait(timeout=10)
