@@ -81,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "homehubd",
             dependencies: [
-                "HubDaemon",
+                "HubDaemon", "HubProcess",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -111,7 +111,8 @@ let package = Package(
         .executableTarget(
             name: "hubctl",
             dependencies: [
-                "HubCore", "HubClient", "HubPlugins", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "HubCore", "HubClient", "HubPlugins", "HubProcess",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),

@@ -1,4 +1,5 @@
 import HubCore
+import HubProcess
 
 #if canImport(Glibc)
     import Glibc
@@ -116,16 +117,6 @@ public enum PluginCatalog {
     }
 
     static func readFile(_ path: String) -> [UInt8]? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = fread(&buffer, 1, buffer.count, file)
-            if count <= 0 { break }
-            bytes += buffer[0..<count]
-            if bytes.count > 1 << 20 { return nil }
-        }
-        return bytes
+        FileContents.read(path, limit: 1 << 20)
     }
 }

@@ -2,6 +2,7 @@
     @preconcurrency import Glibc
 #endif
 import HubDaemon
+import HubProcess
 import Logging
 import Metrics
 import Prometheus
@@ -15,18 +16,6 @@ let usage = """
 
     """
 
-func readFile(_ path: String) -> String? {
-    guard let file = fopen(path, "r") else { return nil }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = fread(&buffer, 1, buffer.count, file)
-        if count <= 0 { break }
-        bytes += buffer[0..<count]
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}
 
 func fail(_ message: String, status: Int32 = 1) -> Never {
     fputs("homehubd: \(message)\n", stderr)
@@ -34,7 +23,7 @@ func fail(_ message: String, status: Int32 = 1) -> Never {
 }
 
 func loadConfiguration(_ path: String) -> HubConfiguration {
-    guard let text = readFile(path) else { fail("cannot read \(path): \(String(cString: strerror(errno)))") }
+    guard let text = FileContents.text(path) else { fail("cannot read \(path): \(String(cString: strerror(errno)))") }
     do {
         return try HubConfiguration(toml: text, source: path)
     } catch {

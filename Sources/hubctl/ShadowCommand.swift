@@ -3,6 +3,7 @@
 #endif
 import ArgumentParser
 import HubCore
+import HubProcess
 
 struct ShadowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,7 +49,7 @@ struct ShadowCommand: AsyncParsableCommand {
         func run() async throws {
             var request: JSONObject
             if let file {
-                guard let text = readText(file), let document = try? JSONParser().parse(Array(text.utf8)) else {
+                guard let text = FileContents.text(file), let document = try? JSONParser().parse(Array(text.utf8)) else {
                     throw ValidationError("\(file) does not hold a JSON document")
                 }
                 request = document.objectValue ?? [:]
@@ -78,17 +79,4 @@ struct ShadowCommand: AsyncParsableCommand {
             print(global.json ? body.compactText : "\(target.title): deleted at version \(Output.text(body["version"]))")
         }
     }
-}
-
-func readText(_ path: String) -> String? {
-    guard let file = path == "-" ? stdin : fopen(path, "r") else { return nil }
-    defer { if path != "-" { fclose(file) } }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = fread(&buffer, 1, buffer.count, file)
-        if count <= 0 { break }
-        bytes += buffer[0..<count]
-    }
-    return String(decoding: bytes, as: UTF8.self)
 }
