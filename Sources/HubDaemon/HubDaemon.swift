@@ -58,7 +58,7 @@ public enum HubDaemon {
         pluginOptions.crashesBeforeQuarantine = configuration.plugins.crashesBeforeQuarantine
         let (commandUpdates, commandSink) = AsyncStream.makeStream(of: CommandUpdate.self)
         let plugins = PluginManager(
-            discovered: discovered, options: pluginOptions,
+            discovered: discovered, directories: configuration.plugins.directories, options: pluginOptions,
             delegate: PluginBridge(
                 shadows: shadows, events: events, types: types, logger: logger, owners: owners,
                 commandUpdates: { commandSink.yield($0) }),

@@ -6,18 +6,24 @@ public import Logging
 public actor PluginManager {
     public nonisolated let plugins: [DiscoveredPlugin]
     public nonisolated let problems: [PluginProblem]
+    /// Where plugins are looked for; listed again on every status request, so that a folder
+    /// dropped in while the hub runs is reported at once.
+    public nonisolated let directories: [String]
     let supervisors: [String: PluginSupervisor]
     let logger: Logger
 
     public init(directories: [String], options: PluginHostOptions, delegate: any PluginHostDelegate, logger: Logger) {
-        self.init(discovered: PluginCatalog.discover(in: directories), options: options, delegate: delegate, logger: logger)
+        self.init(
+            discovered: PluginCatalog.discover(in: directories), directories: directories, options: options,
+            delegate: delegate, logger: logger)
     }
 
     public init(
-        discovered: (plugins: [DiscoveredPlugin], problems: [PluginProblem]), options: PluginHostOptions,
-        delegate: any PluginHostDelegate, logger: Logger
+        discovered: (plugins: [DiscoveredPlugin], problems: [PluginProblem]), directories: [String],
+        options: PluginHostOptions, delegate: any PluginHostDelegate, logger: Logger
     ) {
         let (plugins, problems) = discovered
+        self.directories = directories
         self.plugins = plugins
         self.problems = problems
         self.logger = logger
@@ -92,7 +98,19 @@ public actor PluginManager {
                 ])
             }
         }
-        let skipped: [JSONValue] = problems.map {
+        // Look again: folders added since the start are reported now (loading them needs a restart).
+        let (now, currentProblems) = PluginCatalog.discover(in: directories)
+        let loaded = Set(plugins.map(\.directory))
+        for plugin in now where !loaded.contains(plugin.directory) {
+            entries.append([
+                "id": .string(plugin.manifest.id), "name": .string(plugin.manifest.name),
+                "version": .string(plugin.manifest.version), "directory": .string(plugin.directory),
+                "state": "not-loaded", "pid": .null, "restarts": 0,
+                "lastProblem": "added after the hub started; restart the hub to load it",
+                "deviceTypes": .array(plugin.manifest.deviceTypes.map { .string($0.name) }),
+            ])
+        }
+        let skipped: [JSONValue] = currentProblems.map {
             ["directory": .string($0.directory), "id": $0.pluginID.map(JSONValue.string) ?? .null, "reason": .string($0.reason)]
         }
         return ["plugins": .array(entries), "skipped": .array(skipped)]

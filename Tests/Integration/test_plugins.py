@@ -169,6 +169,12 @@ def test_broken_manifest_is_reported_and_the_others_load(tmp_path, broker):
         assert "skipped:" in table and "broken" in table
         assert hubctl(hub, "plugins", "check", str(tmp_path / "plugins/broken")).returncode == 1
         assert hubctl(hub, "plugins", "check", str(tmp_path / "plugins/heater")).returncode == 0
+        # A broken manifest dropped in while the hub runs is reported at once.
+        (tmp_path / "plugins/late").mkdir()
+        (tmp_path / "plugins/late/manifest.json").write_text('{"id": "late", "hubApi": 7}')
+        late = {Path(s["directory"]).name: s["reason"] for s in hub.request("GET", "/v1/plugins")[2]["skipped"]}
+        assert "'name' is required" in late["late"]
+        assert hub.request("GET", "/v1/health")[0] == 200
     finally:
         hub.stop()
 
