@@ -15,6 +15,7 @@ packages=(
     python3             # integration tests (paho-mqtt, the AWS IoT Device SDK)
     python3-venv
     procps              # pgrep in the integration tests
+    tzdata              # IANA time zones for schedules
 )
 
 missing=()
