@@ -102,3 +102,46 @@ struct ScheduleTimeTests {
         }
     }
 }
+
+struct WeeklyProgramTests {
+    static let week = """
+        mon-fri 06:30 targetTemperature=21 mode=heat; mon-fri 08:00 targetTemperature=17
+        mon-fri 17:30 targetTemperature=21; mon-fri 22:30 targetTemperature=16
+        sat,sun 08:00 targetTemperature=21; weekends 23:00 targetTemperature=16
+        """
+
+    @Test func parsesAWeekAndSaysWhatIsInForce() throws {
+        let program = try WeeklyProgram(Self.week)
+        #expect(program.entries.count == 6)
+        let berlin = try ScheduleTimeTests.zone("Europe/Berlin")
+        // Tuesday 1 December 2026, 07:00 in Berlin (06:00 UTC): the 06:30 entry is in force.
+        let morning = try #require(program.inForce(at: ScheduleTimeTests.utc(2026, 12, 1, 6), in: berlin))
+        #expect(morning.state == ["targetTemperature": 21, "mode": "heat"])
+        #expect(morning.since == ScheduleTimeTests.utc(2026, 12, 1, 5, 30))
+        // Saturday 5 December, 12:00: the weekend's 08:00 entry; mode still from Friday morning.
+        let saturday = try #require(program.inForce(at: ScheduleTimeTests.utc(2026, 12, 5, 11), in: berlin))
+        #expect(saturday.state == ["targetTemperature": 21, "mode": "heat"])
+    }
+
+    @Test func nextTransitionsInOrder() throws {
+        let program = try WeeklyProgram(Self.week)
+        let next = program.transitions(after: ScheduleTimeTests.utc(2026, 12, 4, 20), count: 3, in: .utc)  // Friday 20:00
+        #expect(next.map(\.firing.instant) == [
+            ScheduleTimeTests.utc(2026, 12, 4, 22, 30), ScheduleTimeTests.utc(2026, 12, 5, 8), ScheduleTimeTests.utc(2026, 12, 5, 23),
+        ])
+        #expect(next.map(\.patch) == [["targetTemperature": 16], ["targetTemperature": 21], ["targetTemperature": 16]])
+    }
+
+    @Test(arguments: [
+        ("mon-fri 6h30 t=1", "must be HH:MM"), ("someday 06:30 t=1", "is not a day"), ("mon 06:30", "must be DAYS HH:MM"),
+        ("mon 06:30 novalue", "is not key=value"), ("", "at least one entry"),
+    ])
+    func invalidProgramsSayWhatIsWrong(_ text: String, _ expected: String) {
+        do {
+            _ = try WeeklyProgram(text)
+            Issue.record("accepted '\(text)'")
+        } catch {
+            #expect(error.description.contains(expected), "\(error.description)")
+        }
+    }
+}
