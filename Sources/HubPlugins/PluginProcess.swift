@@ -42,6 +42,8 @@ final class PluginProcess: Sendable {
         close(stdinPipe[0])
         close(stdoutPipe[1])
         close(stderrPipe[1])
+        // Writes happen on actor threads: a plugin that stops reading must not block them.
+        _ = fcntl(stdinPipe[1], F_SETFL, fcntl(stdinPipe[1], F_GETFL) | O_NONBLOCK)
         input = Mutex(stdinPipe[1])
         let (stream, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .unbounded)
         lines = stream
@@ -61,7 +63,8 @@ final class PluginProcess: Sendable {
         }
     }
 
-    /// Writes one line; false when the plugin no longer reads (pipe closed).
+    /// Writes one line; false when the plugin no longer reads (pipe closed, or full: a plugin
+    /// that leaves 64 KiB of our messages unread is treated as hung).
     func send(_ line: [UInt8]) -> Bool {
         input.withLock { fd in
             guard fd >= 0 else { return false }
@@ -72,6 +75,11 @@ final class PluginProcess: Sendable {
                 let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
                 if written < 0 {
                     if errno == EINTR { continue }
+                    if errno == EAGAIN && offset > 0 {
+                        // Half a line is out: finish it, or the stream is corrupt. Wait briefly.
+                        var pollfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                        if poll(&pollfd, 1, 1000) > 0 { continue }
+                    }
                     return false
                 }
                 offset += written

@@ -94,6 +94,7 @@ def test_desired_state_reaches_each_simulated_device_and_reported_follows(demo):
 
 
 def test_invalid_desired_state_is_rejected_with_the_rule_and_nothing_is_stored(demo, broker):
+    wait_for(lambda: reported(demo, "livingroom", "climate"), what="the heater's first report")
     before = demo.request("GET", "/things/livingroom/shadow?name=climate")[2]["state"].get("desired")
     status, _, body = demo.request("POST", "/things/livingroom/shadow?name=climate",
                                    {"state": {"desired": {"targetTemperature": 45}}})
