@@ -9,7 +9,9 @@ public struct ControlAPI: HTTPResponder {
     let policy: AccessPolicy
     let identify: @Sendable (PeerCredentials) -> Caller
 
-    public init(backend: any HubBackend, policy: AccessPolicy, identify: @escaping @Sendable (PeerCredentials) -> Caller) {
+    public init(
+        backend: any HubBackend, policy: AccessPolicy, identify: @escaping @Sendable (PeerCredentials) -> Caller
+    ) {
         self.backend = backend
         self.policy = policy
         self.identify = identify
@@ -23,7 +25,8 @@ public struct ControlAPI: HTTPResponder {
         var handle: (HTTPRequest, [String]) async -> HTTPResponse
 
         init(
-            route: String, permission: Permission?, dynamicPermission: ((HTTPRequest, [String]) async -> Permission)? = nil,
+            route: String, permission: Permission?,
+            dynamicPermission: ((HTTPRequest, [String]) async -> Permission)? = nil,
             handle: @escaping (HTTPRequest, [String]) async -> HTTPResponse
         ) {
             self.route = route
@@ -36,18 +39,23 @@ public struct ControlAPI: HTTPResponder {
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
         let segments = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         guard let (endpoint, captured) = match(request.method, segments) else {
-            return finish(request, route: "unmatched", response: .error(404, "no such endpoint: \(request.method) \(request.path)"))
+            return finish(
+                request, route: "unmatched",
+                response: .error(404, "no such endpoint: \(request.method) \(request.path)"))
         }
         let changesState = !["GET", "HEAD"].contains(request.method)
         let caller = request.peer.map(identify)
         var needed = endpoint.permission
         if let dynamic = endpoint.dynamicPermission { needed = await dynamic(request, captured) }
         if let permission = needed {
-            let decision: AccessPolicy.Decision = caller.map { policy.decide($0, needs: permission) }
+            let decision: AccessPolicy.Decision =
+                caller.map { policy.decide($0, needs: permission) }
                 ?? .denied("cannot identify the caller of this socket connection")
             if case .denied(let reason) = decision {
                 let response = HTTPResponse.error(403, reason)
-                if changesState { await audit(request, caller: caller, captured: captured, response: response, detail: reason) }
+                if changesState {
+                    await audit(request, caller: caller, captured: captured, response: response, detail: reason)
+                }
                 return finish(request, route: endpoint.route, response: response)
             }
         }
@@ -61,7 +69,9 @@ public struct ControlAPI: HTTPResponder {
         return response
     }
 
-    func audit(_ request: HTTPRequest, caller: Caller?, captured: [String], response: HTTPResponse, detail: String?) async {
+    func audit(_ request: HTTPRequest, caller: Caller?, captured: [String], response: HTTPResponse, detail: String?)
+        async
+    {
         var target = captured.first ?? request.path
         if let name = request.query["name"], !name.isEmpty { target += "/\(name)" }
         if request.path == "/v1/things", request.method == "POST",
@@ -74,7 +84,9 @@ public struct ControlAPI: HTTPResponder {
             message = (try? JSONParser().parse(body))?["message"]?.stringValue
         }
         var action = "\(request.method) \(request.path)"
-        if request.path.hasSuffix("/commands"), let name = (try? JSONParser().parse(request.body))?["command"]?.stringValue {
+        if request.path.hasSuffix("/commands"),
+            let name = (try? JSONParser().parse(request.body))?["command"]?.stringValue
+        {
             action += " (\(name))"
         }
         await backend.recordAudit(
@@ -92,7 +104,8 @@ public struct ControlAPI: HTTPResponder {
             for endpoint in endpoints(for: other) where Route(endpoint.route).matches(segments) != nil {
                 return (
                     Endpoint(route: endpoint.route, permission: nil) { _, _ in
-                        .error(405, "\(method) is not allowed on /\(segments.joined(separator: "/"))",
+                        .error(
+                            405, "\(method) is not allowed on /\(segments.joined(separator: "/"))",
                             errorType: "MethodNotAllowedException")
                     }, []
                 )
@@ -116,16 +129,23 @@ public struct ControlAPI: HTTPResponder {
                 },
                 Endpoint(route: "v1/events", permission: .read) { request, _ in events(request) },
                 Endpoint(route: "v1/plugins", permission: .read) { _, _ in .json(await backend.plugins()) },
-                Endpoint(route: "v1/plugins/*", permission: .read) { _, captured in respond(await backend.plugin(captured[0])) },
+                Endpoint(route: "v1/plugins/*", permission: .read) { _, captured in
+                    respond(await backend.plugin(captured[0]))
+                },
                 Endpoint(route: "v1/commands", permission: .read) { request, _ in
                     let limit = request.query["limit"].flatMap(Int.init) ?? 100
-                    return respond(await backend.commands(
-                        thing: request.query["thing"], state: request.query["state"], limit: max(1, min(limit, 10_000))))
+                    return respond(
+                        await backend.commands(
+                            thing: request.query["thing"], state: request.query["state"],
+                            limit: max(1, min(limit, 10_000))))
                 },
-                Endpoint(route: "v1/commands/*", permission: .read) { _, captured in respond(await backend.command(captured[0])) },
+                Endpoint(route: "v1/commands/*", permission: .read) { _, captured in
+                    respond(await backend.command(captured[0]))
+                },
                 Endpoint(route: "v1/audit", permission: .read) { request, _ in
                     let limit = request.query["limit"].flatMap(Int.init) ?? 50
-                    return respond(await backend.audit(limit: max(1, min(limit, 10_000)), target: request.query["thing"]))
+                    return respond(
+                        await backend.audit(limit: max(1, min(limit, 10_000)), target: request.query["thing"]))
                 },
                 Endpoint(route: "metrics", permission: .read) { _, _ in
                     .text(backend.metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
@@ -133,7 +153,8 @@ public struct ControlAPI: HTTPResponder {
                 Endpoint(route: "things/*/shadow", permission: .read) { request, captured in
                     await shadow(.get, request, thing: captured[0])
                 },
-                Endpoint(route: "api/things/shadow/ListNamedShadowsForThing/*", permission: .read) { request, captured in
+                Endpoint(route: "api/things/shadow/ListNamedShadowsForThing/*", permission: .read) {
+                    request, captured in
                     await listNamedShadows(request, thing: captured[0])
                 },
             ]
@@ -156,16 +177,18 @@ public struct ControlAPI: HTTPResponder {
                     dynamicPermission: { request, captured in
                         let name = (try? JSONParser().parse(request.body))?["command"]?.stringValue ?? ""
                         return await backend.commandPermission(thing: captured[0], command: name)
-                    }
-                ) { request, captured in
-                    guard let body = try? JSONParser().parse(request.body), body.objectValue != nil else {
-                        return .error(400, "the body must be JSON: {\"command\": \"unlock\", \"parameters\": {…}}")
-                    }
-                    switch await backend.createCommand(thing: captured[0], request: body, caller: request.peer.map(identify)) {
-                    case .success(let (command, created)): return .json(command, status: created ? 201 : 200)
-                    case .failure(let error): return .error(error.status, error.message)
-                    }
-                },
+                    },
+                    handle: { request, captured in
+                        guard let body = try? JSONParser().parse(request.body), body.objectValue != nil else {
+                            return .error(400, "the body must be JSON: {\"command\": \"unlock\", \"parameters\": {…}}")
+                        }
+                        switch await backend.createCommand(
+                            thing: captured[0], request: body, caller: request.peer.map(identify))
+                        {
+                        case .success(let (command, created)): return .json(command, status: created ? 201 : 200)
+                        case .failure(let error): return .error(error.status, error.message)
+                        }
+                    }),
                 Endpoint(route: "v1/commands/*/cancel", permission: .write) { request, captured in
                     respond(await backend.cancelCommand(captured[0], caller: request.peer.map(identify)))
                 },
@@ -215,7 +238,8 @@ public struct ControlAPI: HTTPResponder {
         var pageSize = 25
         if let text = request.query["pageSize"] {
             guard let size = Int(text), (1...100).contains(size) else {
-                return .shadowError(ShadowError(code: 400, message: "pageSize must be an integer from 1 to 100 (got \(text))"))
+                return .shadowError(
+                    ShadowError(code: 400, message: "pageSize must be an integer from 1 to 100 (got \(text))"))
             }
             pageSize = size
         }

@@ -30,7 +30,9 @@ public protocol HubBackend: Sendable {
     func epochSeconds() -> Int64
 
     /// Runs a REST shadow request through the same path as an MQTT one; returns the body.
-    func perform(_ operation: ShadowTopic.Operation, id: ShadowID, payload: [UInt8]) async -> Result<JSONValue, ShadowError>
+    func perform(_ operation: ShadowTopic.Operation, id: ShadowID, payload: [UInt8]) async -> Result<
+        JSONValue, ShadowError
+    >
     func namedShadows(of thing: String) async -> [String]
 
     /// Ready once the broker is connected and the hub subscribed.
@@ -52,7 +54,9 @@ public protocol HubBackend: Sendable {
     /// What running `command` on `thing` needs: `.sensitive` for commands marked so.
     func commandPermission(thing: String, command: String) async -> Permission
     /// Creates a command; `created` is false when an idempotency key named an existing one.
-    func createCommand(thing: String, request: JSONValue, caller: Caller?) async -> Result<(JSONValue, created: Bool), APIError>
+    func createCommand(thing: String, request: JSONValue, caller: Caller?) async -> Result<
+        (JSONValue, created: Bool), APIError
+    >
     func commands(thing: String?, state: String?, limit: Int) async -> Result<JSONValue, APIError>
     func command(_ id: String) async -> Result<JSONValue, APIError>
     func cancelCommand(_ id: String, caller: Caller?) async -> Result<JSONValue, APIError>

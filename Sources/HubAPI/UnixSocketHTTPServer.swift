@@ -154,7 +154,8 @@ public struct UnixSocketHTTPServer: Sendable {
 
     /// Writes the response; returns whether the connection stays open.
     func write(
-        _ response: HTTPResponse, for request: HTTPRequestHead, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+        _ response: HTTPResponse, for request: HTTPRequestHead,
+        to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
     ) async throws -> Bool {
         var headers = HTTPHeaders(response.headers.map { ($0.name, $0.value) })
         let keepAlive: Bool
@@ -163,7 +164,10 @@ public struct UnixSocketHTTPServer: Sendable {
             headers.replaceOrAdd(name: "Content-Length", value: String(bytes.count))
             keepAlive = request.isKeepAlive
             headers.replaceOrAdd(name: "Connection", value: keepAlive ? "keep-alive" : "close")
-            try await outbound.write(.head(HTTPResponseHead(version: request.version, status: .init(statusCode: response.status), headers: headers)))
+            try await outbound.write(
+                .head(
+                    HTTPResponseHead(
+                        version: request.version, status: .init(statusCode: response.status), headers: headers)))
             if !bytes.isEmpty && request.method != .HEAD {
                 try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: bytes))))
             }
@@ -172,7 +176,10 @@ public struct UnixSocketHTTPServer: Sendable {
             keepAlive = false
             headers.replaceOrAdd(name: "Connection", value: "close")
             headers.replaceOrAdd(name: "Cache-Control", value: "no-cache")
-            try await outbound.write(.head(HTTPResponseHead(version: request.version, status: .init(statusCode: response.status), headers: headers)))
+            try await outbound.write(
+                .head(
+                    HTTPResponseHead(
+                        version: request.version, status: .init(statusCode: response.status), headers: headers)))
             for await chunk in chunks {
                 try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: chunk))))
             }

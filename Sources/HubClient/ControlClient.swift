@@ -78,7 +78,8 @@ public struct ControlClient: Sendable {
             for try await part in inbound {
                 switch part {
                 case .head(let head):
-                    response = Response(status: Int(head.status.code), headers: head.headers.map { ($0.name, $0.value) }, body: [])
+                    response = Response(
+                        status: Int(head.status.code), headers: head.headers.map { ($0.name, $0.value) }, body: [])
                 case .body(let chunk):
                     response?.body.append(contentsOf: chunk.readableBytesView)
                 case .end:
@@ -115,7 +116,10 @@ public struct ControlClient: Sendable {
         }
     }
 
-    func send(_ method: String, _ path: String, body: [UInt8]?, to outbound: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>)
+    func send(
+        _ method: String, _ path: String, body: [UInt8]?,
+        to outbound: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>
+    )
         async throws
     {
         var headers = HTTPHeaders([("Host", "localhost"), ("User-Agent", "hubctl"), ("Connection", "close")])
@@ -123,7 +127,9 @@ public struct ControlClient: Sendable {
             headers.add(name: "Content-Type", value: "application/json")
             headers.add(name: "Content-Length", value: String(body.count))
         }
-        try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: path, headers: headers)))
+        try await outbound.write(
+            .head(HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: path, headers: headers))
+        )
         if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
         try await outbound.write(.end(nil))
     }

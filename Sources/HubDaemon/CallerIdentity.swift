@@ -14,7 +14,9 @@ enum CallerIdentity {
         var entry = passwd()
         var result: UnsafeMutablePointer<passwd>?
         var buffer = [CChar](repeating: 0, count: 4096)
-        if getpwuid_r(peer.uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let userName = entry.pw_name {
+        if getpwuid_r(peer.uid, &entry, &buffer, buffer.count, &result) == 0, result != nil,
+            let userName = entry.pw_name
+        {
             name = String(cString: userName)
             var count: Int32 = 64
             var ids = [gid_t](repeating: 0, count: Int(count))
@@ -33,7 +35,8 @@ enum CallerIdentity {
         var entry = group()
         var result: UnsafeMutablePointer<group>?
         var buffer = [CChar](repeating: 0, count: 4096)
-        guard getgrgid_r(id, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.gr_name else {
+        guard getgrgid_r(id, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.gr_name
+        else {
             return nil
         }
         return String(cString: name)

@@ -23,7 +23,10 @@ actor CommandService {
     private var delivering: Set<String> = []
     private var nextRetry: [String: Int64] = [:]
 
-    init(store: HubStore, shadows: ShadowService, plugins: PluginManager, events: EventBus, clock: any HubClock, logger: Logger) {
+    init(
+        store: HubStore, shadows: ShadowService, plugins: PluginManager, events: EventBus, clock: any HubClock,
+        logger: Logger
+    ) {
         self.store = store
         self.shadows = shadows
         self.plugins = plugins
@@ -40,7 +43,10 @@ actor CommandService {
         let now = clock.epochMilliseconds()
         for var command in try await store.activeCommands() {
             if command.delivery == "plugin" && command.state != .queued {
-                command.apply(.failed(message: "interrupted: the hub restarted while the plugin ran it; not sent again", result: nil), at: now)
+                command.apply(
+                    .failed(
+                        message: "interrupted: the hub restarted while the plugin ran it; not sent again", result: nil),
+                    at: now)
                 command.transitions[command.transitions.count - 1].reason = "hub_restarted"
                 record(command)
                 continue
@@ -66,11 +72,16 @@ actor CommandService {
     /// The schema of `name` for `thing`, or why there is none.
     func lookUp(thing: String, name: String) async -> Result<(DeviceType, CommandSchema), APIError> {
         guard let type = await shadows.deviceType(of: thing) else {
-            return .failure(.notFound("thing '\(thing)' is not registered with a device type that has commands (hubctl things add \(thing) --type T)"))
+            return .failure(
+                .notFound(
+                    "thing '\(thing)' is not registered with a device type that has commands (hubctl things add \(thing) --type T)"
+                ))
         }
         guard let schema = type.commands[name] else {
             let known = type.commands.keys.sorted().joined(separator: ", ")
-            return .failure(.notFound("\(type.name) '\(thing)' has no command '\(name)' (commands: \(known.isEmpty ? "none" : known))"))
+            return .failure(
+                .notFound(
+                    "\(type.name) '\(thing)' has no command '\(name)' (commands: \(known.isEmpty ? "none" : known))"))
         }
         return .success((type, schema))
     }
@@ -78,7 +89,9 @@ actor CommandService {
     /// Creates a command (201), or returns the existing one for a repeated idempotency key (200).
     func create(_ request: Request) async -> Result<(Command, created: Bool), APIError> {
         if let key = request.idempotencyKey {
-            if let existing = active.values.first(where: { $0.idempotencyKey == key }) { return .success((existing, false)) }
+            if let existing = active.values.first(where: { $0.idempotencyKey == key }) {
+                return .success((existing, false))
+            }
             if let existing = try? await store.command(idempotencyKey: key) { return .success((existing, false)) }
         }
         let (type, schema): (DeviceType, CommandSchema)
@@ -95,7 +108,9 @@ actor CommandService {
             ttlMilliseconds: Int64((request.ttlSeconds ?? 60) * 1000),
             timeoutMilliseconds: Int64((request.timeoutSeconds ?? schema.timeoutSeconds) * 1000),
             heartbeatMilliseconds: Int64(schema.heartbeatSeconds * 1000))
-        if let problem = Self.invalidParameters(request.parameters, schema: schema, command: request.name, thing: request.thing, type: type.name) {
+        if let problem = Self.invalidParameters(
+            request.parameters, schema: schema, command: request.name, thing: request.thing, type: type.name)
+        {
             command.apply(.refused(reason: problem), at: now)
             command.transitions[command.transitions.count - 1].reason = "invalid_parameters: \(problem)"
         }
@@ -111,7 +126,9 @@ actor CommandService {
         return .success((active[command.id] ?? command, true))
     }
 
-    static func invalidParameters(_ parameters: JSONObject, schema: CommandSchema, command: String, thing: String, type: String) -> String? {
+    static func invalidParameters(
+        _ parameters: JSONObject, schema: CommandSchema, command: String, thing: String, type: String
+    ) -> String? {
         for (key, value) in parameters {
             guard let attribute = schema.parameters[key] else {
                 return "command '\(command)' of \(type) '\(thing)' has no parameter '\(key)'"
@@ -139,7 +156,9 @@ actor CommandService {
             return .failure(.notFound("no command \(id)"))
         }
         let actions = command.apply(.cancel(by: who), at: clock.epochMilliseconds())
-        if actions.contains(.cancelOnDevice), command.delivery == "plugin", let type = await shadows.deviceType(of: command.thing) {
+        if actions.contains(.cancelOnDevice), command.delivery == "plugin",
+            let type = await shadows.deviceType(of: command.thing)
+        {
             await plugins.notify(type: type.name, "command.cancel", ["commandId": .string(id)])
         }
         await update(command, actions: actions)
@@ -191,7 +210,8 @@ actor CommandService {
             // (apply first: an argument list would pass the copy from before the transition)
             let actions: [CommandAction]
             if answer["accepted"] == false {
-                actions = current.apply(.refused(reason: answer["reason"]?.stringValue ?? "the device refused"), at: now)
+                actions = current.apply(
+                    .refused(reason: answer["reason"]?.stringValue ?? "the device refused"), at: now)
             } else {
                 actions = current.apply(.delivered, at: now)
             }
@@ -204,7 +224,9 @@ actor CommandService {
             // It may have reached the plugin: a command that is not idempotent is never sent twice.
             var actions = current.apply(.delivered, at: now)
             actions += current.apply(
-                .failed(message: "delivery uncertain (\(failure)); not retried because '\(current.name)' is not idempotent", result: nil),
+                .failed(
+                    message: "delivery uncertain (\(failure)); not retried because '\(current.name)' is not idempotent",
+                    result: nil),
                 at: now)
             await update(current, actions: actions)
         }
@@ -219,7 +241,8 @@ actor CommandService {
             .sorted { $0.id < $1.id }
             .map { entry in
                 [
-                    "commandId": .string(entry.id), "command": .string(entry.name), "parameters": .object(entry.parameters),
+                    "commandId": .string(entry.id), "command": .string(entry.name),
+                    "parameters": .object(entry.parameters),
                     "ttl": .integer(entry.deliverBy / 1000),
                     "heartbeatSeconds": .number(JSONNumber(Double(entry.heartbeatMilliseconds) / 1000)),
                 ]
@@ -228,7 +251,8 @@ actor CommandService {
             "state": ["desired": ["command": entries.isEmpty ? .null : .array(entries)]],
             "clientToken": .string("commands:\(thing)"),
         ]
-        let pending = await shadows.begin(.update, id: ShadowID(unchecked: thing, shadowName: nil), payload: payload.compactBytes)
+        let pending = await shadows.begin(
+            .update, id: ShadowID(unchecked: thing, shadowName: nil), payload: payload.compactBytes)
         let result = await pending.finish()
         shadows.publish(result, of: pending, origin: .rest)
         if case .failure(let error) = result {
@@ -239,13 +263,18 @@ actor CommandService {
     // MARK: - Updates from devices
 
     /// `command.progress` / `command.result` from a plugin, or a `cmd/THING/response` message.
-    func report(id: String, thing: String?, status: String, progress: Double?, message: String?, result: JSONValue?) async {
+    func report(id: String, thing: String?, status: String, progress: Double?, message: String?, result: JSONValue?)
+        async
+    {
         let now = clock.epochMilliseconds()
         guard var command = active[id] else {
             // A result after the end is recorded, never applied.
-            if var stored = try? await store.command(id: id), stored.state.isFinal, status == "SUCCEEDED" || status == "FAILED" {
+            if var stored = try? await store.command(id: id), stored.state.isFinal,
+                status == "SUCCEEDED" || status == "FAILED"
+            {
                 stored.apply(
-                    status == "SUCCEEDED" ? .succeeded(message: message, result: result) : .failed(message: message, result: result),
+                    status == "SUCCEEDED"
+                        ? .succeeded(message: message, result: result) : .failed(message: message, result: result),
                     at: now)
                 record(stored)
             }
@@ -284,7 +313,8 @@ actor CommandService {
         else { return nil }
         let reported = await shadows.record(ShadowID(unchecked: command.thing, shadowName: shadow))?.reported ?? [:]
         for (key, expected) in schema.verify where reported[key] != expected {
-            return "the device reported success but its \(key) is \(reported[key]?.compactText ?? "missing"), not \(expected.compactText)"
+            return
+                "the device reported success but its \(key) is \(reported[key]?.compactText ?? "missing"), not \(expected.compactText)"
         }
         return nil
     }

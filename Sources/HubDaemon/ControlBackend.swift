@@ -21,7 +21,9 @@ struct ControlBackend: HubBackend {
 
     func epochSeconds() -> Int64 { clock.epochSeconds() }
 
-    func perform(_ operation: ShadowTopic.Operation, id: ShadowID, payload: [UInt8]) async -> Result<JSONValue, ShadowError> {
+    func perform(_ operation: ShadowTopic.Operation, id: ShadowID, payload: [UInt8]) async -> Result<
+        JSONValue, ShadowError
+    > {
         let pending = await shadows.begin(operation, id: id, payload: payload)
         let result = await pending.finish()
         shadows.publish(result, of: pending, origin: .rest)
@@ -40,9 +42,13 @@ struct ControlBackend: HubBackend {
             "uptimeSeconds": health["uptimeSeconds"] ?? 0,
             "ready": .bool(status.isReady),
             "broker": health["broker"] ?? .null,
-            "plugins": .array(((await plugins.statusJSON())["plugins"]?.arrayValue ?? []).map { plugin in
-                ["id": plugin["id"] ?? .null, "state": plugin["state"] ?? .null, "restarts": plugin["restarts"] ?? .null]
-            }),
+            "plugins": .array(
+                ((await plugins.statusJSON())["plugins"]?.arrayValue ?? []).map { plugin in
+                    [
+                        "id": plugin["id"] ?? .null, "state": plugin["state"] ?? .null,
+                        "restarts": plugin["restarts"] ?? .null,
+                    ]
+                }),
             "counts": [
                 "things": .integer(Int64(things)),
                 "shadows": .integer(Int64(await shadows.shadowCount)),
@@ -80,7 +86,8 @@ struct ControlBackend: HubBackend {
         let registered = (try? await store.things())?.first { $0.name == name }
         let live = await shadows.shadows(of: name)
         guard registered != nil || !live.isEmpty else {
-            return .failure(.notFound("no thing named '\(name)': it is not registered and has no shadows (see hubctl things list)"))
+            return .failure(
+                .notFound("no thing named '\(name)': it is not registered and has no shadows (see hubctl things list)"))
         }
         let now = clock.epochSeconds()
         var shadowList: [JSONValue] = []
@@ -140,7 +147,8 @@ struct ControlBackend: HubBackend {
         case .object(let value)?: config = value
         default: return .failure(.badRequest("'config' must be a JSON object"))
         }
-        let registration = ThingRegistration(name: name, deviceType: type, config: config, createdAt: clock.epochSeconds())
+        let registration = ThingRegistration(
+            name: name, deviceType: type, config: config, createdAt: clock.epochSeconds())
         do {
             let existing = try await store.things().first { $0.name == name }
             try await store.registerThing(registration)
@@ -149,8 +157,16 @@ struct ControlBackend: HubBackend {
                 let device = await PluginBridge.device(name, type: type, config: config, shadows: shadows)
                 await plugins.notify(type: type, "device.added", ["device": device])
             }
-            events.publish(["type": "thing.registered", "thing": .string(name), "deviceType": type.map(JSONValue.string) ?? .null])
-            return .success(summary(existing.map { var kept = registration; kept.createdAt = $0.createdAt; return kept } ?? registration, shadows: []))
+            events.publish([
+                "type": "thing.registered", "thing": .string(name), "deviceType": type.map(JSONValue.string) ?? .null,
+            ])
+            return .success(
+                summary(
+                    existing.map {
+                        var kept = registration
+                        kept.createdAt = $0.createdAt
+                        return kept
+                    } ?? registration, shadows: []))
         } catch {
             logger.error("cannot register thing", metadata: ["device.id": "\(name)", "error": "\(error)"])
             return .failure(APIError(status: 500, message: "cannot store the thing: \(error)"))
@@ -178,7 +194,9 @@ struct ControlBackend: HubBackend {
         await shadows.deviceType(of: thing)?.commands[command]?.sensitive == true ? .sensitive : .write
     }
 
-    func createCommand(thing: String, request: JSONValue, caller: Caller?) async -> Result<(JSONValue, created: Bool), APIError> {
+    func createCommand(thing: String, request: JSONValue, caller: Caller?) async -> Result<
+        (JSONValue, created: Bool), APIError
+    > {
         guard let name = request["command"]?.stringValue else {
             return .failure(.badRequest("'command' is required: {\"command\": \"unlock\", \"parameters\": {…}}"))
         }
@@ -203,21 +221,28 @@ struct ControlBackend: HubBackend {
         }
         var requester: JSONObject = [:]
         if let caller {
-            requester = ["uid": .integer(Int64(caller.uid)), "user": .string(caller.userName), "pid": .integer(Int64(caller.pid))]
+            requester = [
+                "uid": .integer(Int64(caller.uid)), "user": .string(caller.userName),
+                "pid": .integer(Int64(caller.pid)),
+            ]
         }
         let key = request["idempotencyKey"]?.stringValue
         return await commands.create(
-            .init(thing: thing, name: name, parameters: parameters, ttlSeconds: ttl, timeoutSeconds: timeout,
+            .init(
+                thing: thing, name: name, parameters: parameters, ttlSeconds: ttl, timeoutSeconds: timeout,
                 idempotencyKey: key, requester: requester)
         ).map { ($0.0.json, $0.created) }
     }
 
     func commands(thing: String?, state: String?, limit: Int) async -> Result<JSONValue, APIError> {
         if let state, CommandState(rawValue: state) == nil {
-            return .failure(.badRequest("state must be one of \(CommandState.allCases.map(\.rawValue).joined(separator: ", "))"))
+            return .failure(
+                .badRequest("state must be one of \(CommandState.allCases.map(\.rawValue).joined(separator: ", "))"))
         }
         do {
-            return .success(["commands": .array(try await store.commands(thing: thing, state: state, limit: limit).map(\.json))])
+            return .success([
+                "commands": .array(try await store.commands(thing: thing, state: state, limit: limit).map(\.json))
+            ])
         } catch {
             return .failure(APIError(status: 500, message: "cannot read the command ledger: \(error)"))
         }
@@ -268,13 +293,16 @@ struct ControlBackend: HubBackend {
         }
         logger.info(
             "\(record.action) → \(record.result)",
-            metadata: ["audit.user": "\(entry.user ?? "?")", "audit.uid": "\(entry.uid.map(String.init) ?? "?")",
-                "audit.target": "\(record.target)"])
+            metadata: [
+                "audit.user": "\(entry.user ?? "?")", "audit.uid": "\(entry.uid.map(String.init) ?? "?")",
+                "audit.target": "\(record.target)",
+            ])
     }
 
     func metricsText() -> String { metrics() }
 
     func countRequest(route: String, status: Int) {
-        Counter(label: "homehub_api_requests_total", dimensions: [("route", route), ("status", String(status))]).increment()
+        Counter(label: "homehub_api_requests_total", dimensions: [("route", route), ("status", String(status))])
+            .increment()
     }
 }

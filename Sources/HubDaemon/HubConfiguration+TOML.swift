@@ -16,7 +16,10 @@ extension HubConfiguration {
         do {
             root = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
-            throw ConfigurationError(message: "\(source): \(error.description) at line \(error.source.begin.line), column \(error.source.begin.column)")
+            throw ConfigurationError(
+                message:
+                    "\(source): \(error.description) at line \(error.source.begin.line), column \(error.source.begin.column)"
+            )
         } catch {
             throw ConfigurationError(message: "\(source): \(error)")
         }
@@ -37,7 +40,8 @@ extension HubConfiguration {
         }
         if let mqtt = try reader.table("mqtt") {
             try mqtt.onlyKeys([
-                "mode", "host", "port", "socket", "tls_port", "ca_file", "cert_file", "key_file", "username", "password",
+                "mode", "host", "port", "socket", "tls_port", "ca_file", "cert_file", "key_file", "username",
+                "password",
                 "client_id", "mosquitto",
             ])
             if let mode = try mqtt.string("mode") {
@@ -79,7 +83,8 @@ extension HubConfiguration {
                     self.plugins[keyPath: path] = value
                 }
             }
-            self.plugins.maxLineBytes = try plugins.integer("max_line_bytes", in: 1024...(64 << 20)) ?? self.plugins.maxLineBytes
+            self.plugins.maxLineBytes =
+                try plugins.integer("max_line_bytes", in: 1024...(64 << 20)) ?? self.plugins.maxLineBytes
             self.plugins.crashesBeforeQuarantine =
                 try plugins.integer("crashes_before_quarantine", in: 1...1000) ?? self.plugins.crashesBeforeQuarantine
         }
@@ -100,7 +105,8 @@ extension HubConfiguration {
             if things.contains(where: { $0.name == name }) {
                 throw reader.error("things", "declares '\(name)' twice (entry \(index + 1))")
             }
-            things.append(Thing(name: name, type: try thing.string("type"), config: try thing.jsonTable("config") ?? [:]))
+            things.append(
+                Thing(name: name, type: try thing.string("type"), config: try thing.jsonTable("config") ?? [:]))
         }
         if let shadows = try reader.table("shadows") {
             try shadows.onlyKeys([
@@ -113,7 +119,9 @@ extension HubConfiguration {
             self.shadows.limits.maxClientTokenBytes =
                 try shadows.integer("max_client_token_bytes", in: 1...4096) ?? self.shadows.limits.maxClientTokenBytes
             if let rate = try shadows.number("requests_per_second_per_thing") {
-                guard rate >= 0 else { throw shadows.error("requests_per_second_per_thing", "must be 0 (no limit) or more") }
+                guard rate >= 0 else {
+                    throw shadows.error("requests_per_second_per_thing", "must be 0 (no limit) or more")
+                }
                 self.shadows.requestsPerSecondPerThing = rate
             }
             self.shadows.requireRegisteredThings =
@@ -137,7 +145,9 @@ struct TableReader {
     func onlyKeys(_ known: [String]) throws(ConfigurationError) {
         for key in table.keys where !known.contains(key) {
             throw ConfigurationError(
-                message: "\(source): unknown key '\(name(key))'; known keys\(path.isEmpty ? "" : " in [\(path)]"): \(known.joined(separator: ", "))")
+                message:
+                    "\(source): unknown key '\(name(key))'; known keys\(path.isEmpty ? "" : " in [\(path)]"): \(known.joined(separator: ", "))"
+            )
         }
     }
 
@@ -183,17 +193,23 @@ struct TableReader {
 
     func bool(_ key: String) throws(ConfigurationError) -> Bool? {
         guard let value = table[key] else { return nil }
-        guard let bool = value.bool else { throw error(key, "must be a boolean (true or false), got \(typeName(value))") }
+        guard let bool = value.bool else {
+            throw error(key, "must be a boolean (true or false), got \(typeName(value))")
+        }
         return bool
     }
 
     /// An array of tables (`[[things]]`); each reader's path is `key[N]`.
     func tables(_ key: String) throws(ConfigurationError) -> [TableReader] {
         guard let value = table[key] else { return [] }
-        guard let array = value.array else { throw error(key, "must be an array of tables ([[\(key)]]), got \(typeName(value))") }
+        guard let array = value.array else {
+            throw error(key, "must be an array of tables ([[\(key)]]), got \(typeName(value))")
+        }
         var result: [TableReader] = []
         for (index, element) in array.enumerated() {
-            guard let inner = element.table else { throw error(key, "must hold tables, but holds \(typeName(element))") }
+            guard let inner = element.table else {
+                throw error(key, "must hold tables, but holds \(typeName(element))")
+            }
             result.append(TableReader(table: inner, path: "\(name(key))[\(index)]", source: source))
         }
         return result

@@ -5,8 +5,8 @@ import HubPlugins
 import HubStore
 import HubSystemd
 public import Logging
-public import Prometheus
 import Metrics
+public import Prometheus
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -15,7 +15,9 @@ import ServiceLifecycle
 
 /// Builds homehubd's services from a configuration and runs them until SIGTERM or SIGINT.
 public enum HubDaemon {
-    public static func run(_ configuration: HubConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry) async throws {
+    public static func run(_ configuration: HubConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry)
+        async throws
+    {
         let clock = SystemClock()
         try makeDirectory(configuration.hub.dataDirectory, mode: 0o750)
         try makeDirectory(parent(of: configuration.hub.socket), mode: 0o755)
@@ -30,7 +32,8 @@ public enum HubDaemon {
         for thing in configuration.things {
             // Things declared in the configuration are (re-)registered at every start.
             try await store.registerThing(
-                ThingRegistration(name: thing.name, deviceType: thing.type, config: thing.config, createdAt: clock.epochSeconds()))
+                ThingRegistration(
+                    name: thing.name, deviceType: thing.type, config: thing.config, createdAt: clock.epochSeconds()))
         }
         let discovered = PluginCatalog.discover(in: configuration.plugins.directories)
         var types: [String: DeviceType] = [:]
@@ -63,7 +66,8 @@ public enum HubDaemon {
                 shadows: shadows, events: events, types: types, logger: logger, owners: owners,
                 commandUpdates: { commandSink.yield($0) }),
             logger: logger)
-        let commands = CommandService(store: store, shadows: shadows, plugins: plugins, events: events, clock: clock, logger: logger)
+        let commands = CommandService(
+            store: store, shadows: shadows, plugins: plugins, events: events, clock: clock, logger: logger)
         try await commands.recover()
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
@@ -73,12 +77,14 @@ public enum HubDaemon {
             broker.host = configuration.mqtt.host
             broker.port = configuration.mqtt.port
             broker.executable = configuration.mqtt.mosquitto
-            if configuration.mqtt.tlsPort != 0, let ca = configuration.mqtt.caFile, let cert = configuration.mqtt.certFile,
+            if configuration.mqtt.tlsPort != 0, let ca = configuration.mqtt.caFile,
+                let cert = configuration.mqtt.certFile,
                 let key = configuration.mqtt.keyFile
             {
                 broker.tls = .init(port: configuration.mqtt.tlsPort, caFile: ca, certFile: cert, keyFile: key)
             }
-            services.append(.init(service: BrokerService(broker: EmbeddedBroker(configuration: broker, logger: logger))))
+            services.append(
+                .init(service: BrokerService(broker: EmbeddedBroker(configuration: broker, logger: logger))))
         }
         services.append(
             .init(
@@ -96,7 +102,8 @@ public enum HubDaemon {
             })
         // Present from the start, so that dashboards see 0 rather than nothing.
         for plugin in discovered.plugins where plugin.executablePath != nil {
-            Counter(label: "homehub_plugin_restarts_total", dimensions: [("plugin", plugin.manifest.id)]).increment(by: 0)
+            Counter(label: "homehub_plugin_restarts_total", dimensions: [("plugin", plugin.manifest.id)]).increment(
+                by: 0)
         }
         let api = ControlAPI(backend: backend, policy: configuration.policy, identify: CallerIdentity.resolve)
         let listener: UnixSocketHTTPServer.Listener
@@ -115,8 +122,10 @@ public enum HubDaemon {
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.notice(
             "homehubd \(HubStatus.version) starting",
-            metadata: ["data_dir": "\(configuration.hub.dataDirectory)", "socket": "\(configuration.hub.socket)",
-                "mqtt.mode": "\(configuration.mqtt.mode.rawValue)"])
+            metadata: [
+                "data_dir": "\(configuration.hub.dataDirectory)", "socket": "\(configuration.hub.socket)",
+                "mqtt.mode": "\(configuration.mqtt.mode.rawValue)",
+            ])
         try await group.run()
         client.close()
         if case .path = listener { unlink(configuration.hub.socket) }
@@ -128,7 +137,8 @@ public enum HubDaemon {
         var options: MQTTClientOptions
         switch mqtt.mode {
         case .embedded:
-            options = MQTTClientOptions(endpoint: .unixSocket(path: configuration.brokerSocketPath), clientID: mqtt.clientID)
+            options = MQTTClientOptions(
+                endpoint: .unixSocket(path: configuration.brokerSocketPath), clientID: mqtt.clientID)
             options.maxReconnectDelaySeconds = 2
         case .external:
             if let socket = mqtt.socket {
@@ -163,7 +173,8 @@ public enum HubDaemon {
         for component in path.split(separator: "/") {
             partial += "/" + component
             if mkdir(partial, mode) != 0 && errno != EEXIST {
-                throw ConfigurationError(message: "cannot create directory \(partial): \(String(cString: strerror(errno)))")
+                throw ConfigurationError(
+                    message: "cannot create directory \(partial): \(String(cString: strerror(errno)))")
             }
         }
     }

@@ -35,9 +35,13 @@ struct MQTTShadowService: Service {
                     for await connected in client.connectionChanges {
                         status.brokerConnection(connected)
                         if connected {
-                            logger.notice("connected to the MQTT broker", metadata: ["mqtt.endpoint": "\(client.options.endpoint)"])
+                            logger.notice(
+                                "connected to the MQTT broker",
+                                metadata: ["mqtt.endpoint": "\(client.options.endpoint)"])
                         } else {
-                            logger.warning("lost the MQTT broker; reconnecting", metadata: ["mqtt.endpoint": "\(client.options.endpoint)"])
+                            logger.warning(
+                                "lost the MQTT broker; reconnecting",
+                                metadata: ["mqtt.endpoint": "\(client.options.endpoint)"])
                         }
                     }
                 }
@@ -49,7 +53,9 @@ struct MQTTShadowService: Service {
                 for await message in client.messages {
                     if message.topic.hasPrefix("cmd/"), message.topic.hasSuffix("/response") {
                         let thing = String(message.topic.dropFirst(4).dropLast(9))
-                        if let body = try? JSONParser().parse(message.payload), let update = CommandUpdate(body, thing: thing) {
+                        if let body = try? JSONParser().parse(message.payload),
+                            let update = CommandUpdate(body, thing: thing)
+                        {
                             commandUpdates(update)
                         } else {
                             logger.warning("unreadable command response", metadata: ["mqtt.topic": "\(message.topic)"])

@@ -30,7 +30,9 @@ struct PluginBridge: PluginHostDelegate {
                 ]
             }
         }
-        return ["thing": .string(thing), "type": .string(type), "config": .object(config), "shadows": .object(shadowStates)]
+        return [
+            "thing": .string(thing), "type": .string(type), "config": .object(config), "shadows": .object(shadowStates),
+        ]
     }
 
     func devices(for plugin: DiscoveredPlugin) async -> [JSONValue] {

@@ -81,7 +81,9 @@ public actor ShadowService {
 
     /// Registered things of the given device types, with their type names.
     public func things(ofTypes types: Set<String>) -> [(thing: String, type: String)] {
-        thingTypes.compactMap { name, type in type.flatMap { types.contains($0) ? (name, $0) : nil } }.sorted { $0.thing < $1.thing }
+        thingTypes.compactMap { name, type in type.flatMap { types.contains($0) ? (name, $0) : nil } }.sorted {
+            $0.thing < $1.thing
+        }
     }
 
     public func record(_ id: ShadowID) -> ShadowRecord? { records[id] }
@@ -140,7 +142,8 @@ public actor ShadowService {
             case .get:
                 return done(.success(Outcome(accepted: try engine.get(current, id: id, payload: payload, at: now))))
             case .update:
-                let request = try ShadowUpdateRequest(ShadowEngine.parse(payload, limits: engine.limits), limits: engine.limits)
+                let request = try ShadowUpdateRequest(
+                    ShadowEngine.parse(payload, limits: engine.limits), limits: engine.limits)
                 if case .object(let desired)? = request.desired, let type = deviceType(of: id.thingName) {
                     do {
                         try type.validateDesired(desired, shadow: id.shadowName, thing: id.thingName)
@@ -184,22 +187,26 @@ public actor ShadowService {
         do {
             return begin(topic.operation, id: try topic.shadowID(limits: engine.limits), payload: payload)
         } catch {
-            Counter(label: "homehub_shadow_rejections_total", dimensions: [("code", String(error.code)), ("via", "mqtt")])
-                .increment()
+            Counter(
+                label: "homehub_shadow_rejections_total", dimensions: [("code", String(error.code)), ("via", "mqtt")]
+            )
+            .increment()
             publisher.publish(topic.rejectedTopic, error.document)
             return nil
         }
     }
 
     /// Publishes what a finished request produced.
-    nonisolated public func publish(_ result: Result<Outcome, ShadowError>, of pending: PendingRequest, origin: Origin) {
+    nonisolated public func publish(_ result: Result<Outcome, ShadowError>, of pending: PendingRequest, origin: Origin)
+    {
         guard let id = pending.id else { return }
         let prefix = id.topicPrefix
         let operation = pending.operation.rawValue
         let via = origin == .mqtt ? "mqtt" : origin == .plugin ? "plugin" : "api"
         switch result {
         case .success where pending.operation != .get:
-            Counter(label: "homehub_shadow_changes_total", dimensions: [("operation", operation), ("via", via)]).increment()
+            Counter(label: "homehub_shadow_changes_total", dimensions: [("operation", operation), ("via", via)])
+                .increment()
         case .failure(let error):
             Counter(label: "homehub_shadow_rejections_total", dimensions: [("code", String(error.code)), ("via", via)])
                 .increment()
@@ -208,14 +215,17 @@ public actor ShadowService {
         }
         switch result {
         case .success(let outcome):
-            if pending.operation != .get { publishEvent(for: id, operation: pending.operation, outcome: outcome, origin: origin) }
+            if pending.operation != .get {
+                publishEvent(for: id, operation: pending.operation, outcome: outcome, origin: origin)
+            }
             if origin == .mqtt || pending.operation == .update {
                 publisher.publish("\(prefix)/\(operation)/accepted", outcome.accepted)
             }
             if let delta = outcome.delta {
                 publisher.publish("\(prefix)/update/delta", delta)
                 if origin != .plugin, let record = outcome.record, let state = delta["state"] {
-                    deltaSink(DeltaNotice(id: id, delta: state, version: record.version, desired: record.desired ?? [:]))
+                    deltaSink(
+                        DeltaNotice(id: id, delta: state, version: record.version, desired: record.desired ?? [:]))
                 }
             }
             if let documents = outcome.documents { publisher.publish("\(prefix)/update/documents", documents) }
@@ -224,7 +234,8 @@ public actor ShadowService {
         }
     }
 
-    nonisolated func publishEvent(for id: ShadowID, operation: ShadowTopic.Operation, outcome: Outcome, origin: Origin) {
+    nonisolated func publishEvent(for id: ShadowID, operation: ShadowTopic.Operation, outcome: Outcome, origin: Origin)
+    {
         var event: JSONObject = [
             "type": operation == .delete ? "shadow.deleted" : "shadow.updated",
             "thing": .string(id.thingName),

@@ -135,7 +135,9 @@ public struct EmbeddedBroker: Sendable {
     func stopLeftoverBroker() async {
         guard let file = fopen(pidPath, "r") else { return }
         var buffer = [CChar](repeating: 0, count: 32)
-        let line = fgets(&buffer, 32, file).map { _ in String(decoding: buffer.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        let line = fgets(&buffer, 32, file).map { _ in
+            String(decoding: buffer.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
         fclose(file)
         guard let pid = line.flatMap({ Int32($0) }), pid > 1 else { return }
         guard let commandLine = fopen("/proc/\(pid)/cmdline", "r") else { return }

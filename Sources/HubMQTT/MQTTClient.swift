@@ -1,9 +1,10 @@
 internal import CMosquitto
+import Dispatch
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import Dispatch
-import Synchronization
 
 /// An MQTT client over libmosquitto.
 ///
@@ -75,7 +76,8 @@ public final class MQTTClient: Sendable {
         if let will = options.will {
             try check(
                 will.payload.withUnsafeBytes {
-                    mosquitto_will_set(handle, will.topic, Int32($0.count), $0.baseAddress, Int32(will.qos), will.retain)
+                    mosquitto_will_set(
+                        handle, will.topic, Int32($0.count), $0.baseAddress, Int32(will.qos), will.retain)
                 }, "set the last will")
         }
     }
@@ -98,9 +100,13 @@ public final class MQTTClient: Sendable {
                 }
                 let error = errno
                 guard status == MOSQ_ERR_SUCCESS.rawValue else {
-                    let reason = status == MOSQ_ERR_ERRNO.rawValue
+                    let reason =
+                        status == MOSQ_ERR_ERRNO.rawValue
                         ? String(cString: strerror(error)) : String(cString: mosquitto_strerror(status))
-                    failConnect(MQTTError(code: .init(rawValue: status), message: "cannot connect to MQTT broker at \(endpoint): \(reason)"))
+                    failConnect(
+                        MQTTError(
+                            code: .init(rawValue: status),
+                            message: "cannot connect to MQTT broker at \(endpoint): \(reason)"))
                     return
                 }
                 let loop = mosquitto_loop_start(handle)
@@ -109,7 +115,10 @@ public final class MQTTClient: Sendable {
                 }
             }
             DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(timeoutSeconds)) { [self] in
-                failConnect(MQTTError(code: .timedOut, message: "no answer from MQTT broker at \(endpoint) within \(timeoutSeconds) s"))
+                failConnect(
+                    MQTTError(
+                        code: .timedOut, message: "no answer from MQTT broker at \(endpoint) within \(timeoutSeconds) s"
+                    ))
             }
         }
     }
@@ -153,7 +162,9 @@ public final class MQTTClient: Sendable {
                 var mid: Int32 = 0
                 let status = call(&mid)
                 guard status == MOSQ_ERR_SUCCESS.rawValue else {
-                    return MQTTError(code: .init(rawValue: status), message: "cannot \(what): \(String(cString: mosquitto_strerror(status)))")
+                    return MQTTError(
+                        code: .init(rawValue: status),
+                        message: "cannot \(what): \(String(cString: mosquitto_strerror(status)))")
                 }
                 state.pendingAcknowledgements[mid] = continuation
                 return nil
@@ -170,7 +181,9 @@ public final class MQTTClient: Sendable {
                 state.pendingAcknowledgements = [:]
                 state.pendingConnect = nil
             }
-            return (state.closed, Array(state.pendingAcknowledgements.values) + (state.pendingConnect.map { [$0] } ?? []))
+            return (
+                state.closed, Array(state.pendingAcknowledgements.values) + (state.pendingConnect.map { [$0] } ?? [])
+            )
         }
         guard !wasClosed else { return }
         connectionContinuation.finish()
@@ -186,7 +199,9 @@ public final class MQTTClient: Sendable {
 
     private func check(_ status: Int32, _ what: String) throws(MQTTError) {
         guard status == MOSQ_ERR_SUCCESS.rawValue else {
-            throw MQTTError(code: .init(rawValue: status), message: "cannot \(what): \(String(cString: mosquitto_strerror(status)))")
+            throw MQTTError(
+                code: .init(rawValue: status), message: "cannot \(what): \(String(cString: mosquitto_strerror(status)))"
+            )
         }
     }
 
@@ -195,7 +210,12 @@ public final class MQTTClient: Sendable {
     fileprivate func connected(_ code: Int32) {
         guard code == 0 else {
             // A refusal (bad credentials, not authorised): fail a pending connect; retries go on.
-            failConnect(MQTTError(code: .refused, message: "MQTT broker at \(options.endpoint) refused the connection: \(String(cString: mosquitto_connack_string(code)))"))
+            failConnect(
+                MQTTError(
+                    code: .refused,
+                    message:
+                        "MQTT broker at \(options.endpoint) refused the connection: \(String(cString: mosquitto_connack_string(code)))"
+                ))
             return
         }
         let (subscriptions, pending) = state.withLock { state in
@@ -215,7 +235,12 @@ public final class MQTTClient: Sendable {
         }
         if wasConnected && !closing { connectionContinuation.yield(false) }
         // TLS and authentication failures surface here, not in the connect callback.
-        failConnect(MQTTError(code: .connectionLost, message: "MQTT broker at \(options.endpoint) closed the connection: \(String(cString: mosquitto_strerror(code)))"))
+        failConnect(
+            MQTTError(
+                code: .connectionLost,
+                message:
+                    "MQTT broker at \(options.endpoint) closed the connection: \(String(cString: mosquitto_strerror(code)))"
+            ))
     }
 
     fileprivate func received(_ message: MQTTMessage) {
@@ -240,13 +265,17 @@ private func onDisconnect(_: OpaquePointer?, _ userData: UnsafeMutableRawPointer
     client(userData)?.disconnected(code)
 }
 
-private func onMessage(_: OpaquePointer?, _ userData: UnsafeMutableRawPointer?, _ message: UnsafePointer<mosquitto_message>?) {
+private func onMessage(
+    _: OpaquePointer?, _ userData: UnsafeMutableRawPointer?, _ message: UnsafePointer<mosquitto_message>?
+) {
     guard let message, let client = client(userData) else { return }
     let raw = message.pointee
-    let payload: [UInt8] = raw.payload.map {
-        Array(UnsafeRawBufferPointer(start: $0, count: Int(raw.payloadlen)))
-    } ?? []
-    client.received(MQTTMessage(topic: String(cString: raw.topic), payload: payload, qos: Int(raw.qos), retain: raw.retain))
+    let payload: [UInt8] =
+        raw.payload.map {
+            Array(UnsafeRawBufferPointer(start: $0, count: Int(raw.payloadlen)))
+        } ?? []
+    client.received(
+        MQTTMessage(topic: String(cString: raw.topic), payload: payload, qos: Int(raw.qos), retain: raw.retain))
 }
 
 private func onPublish(_: OpaquePointer?, _ userData: UnsafeMutableRawPointer?, _ mid: Int32) {

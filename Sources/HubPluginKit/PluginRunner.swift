@@ -1,5 +1,5 @@
-import HubCore
 import Dispatch
+import HubCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -51,7 +51,8 @@ public enum PluginRunner {
 
     /// Dispatches `lines` to `plugin` until the input ends or the hub says `shutdown`.
     /// Tests drive a plugin in-process with this and a fake host.
-    public static func run<Plugin: DevicePlugin>(_ plugin: Plugin, host: PluginHost, lines: AsyncStream<[UInt8]>) async {
+    public static func run<Plugin: DevicePlugin>(_ plugin: Plugin, host: PluginHost, lines: AsyncStream<[UInt8]>) async
+    {
         await withDiscardingTaskGroup { group in
             for await line in lines where !line.isEmpty {
                 guard let message = try? JSONParser().parse(line), let method = message["method"]?.stringValue else {
@@ -92,7 +93,14 @@ public enum PluginRunner {
                     guard let commandID = params["commandId"]?.stringValue, let thing = params["thing"]?.stringValue,
                         let name = params["command"]?.stringValue
                     else {
-                        if let id { host.send(["id": id, "error": ["code": -32602, "message": "command.execute needs commandId, thing, command"]]) }
+                        if let id {
+                            host.send([
+                                "id": id,
+                                "error": [
+                                    "code": -32602, "message": "command.execute needs commandId, thing, command",
+                                ],
+                            ])
+                        }
                         continue
                     }
                     let request = CommandRequest(
@@ -109,7 +117,11 @@ public enum PluginRunner {
                     if let commandID = params["commandId"]?.stringValue { await plugin.cancel(commandID: commandID) }
                     reply(["ok": true])
                 default:
-                    if let id { host.send(["id": id, "error": ["code": -32601, "message": .string("unknown method '\(method)'")]]) }
+                    if let id {
+                        host.send([
+                            "id": id, "error": ["code": -32601, "message": .string("unknown method '\(method)'")],
+                        ])
+                    }
                 }
             }
             group.cancelAll()

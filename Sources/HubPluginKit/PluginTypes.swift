@@ -33,7 +33,9 @@ public struct ShadowState: Sendable {
     public var delta: JSONObject
     public var version: Int64
 
-    public init(desired: JSONObject = .empty, reported: JSONObject = .empty, delta: JSONObject = .empty, version: Int64 = 0) {
+    public init(
+        desired: JSONObject = .empty, reported: JSONObject = .empty, delta: JSONObject = .empty, version: Int64 = 0
+    ) {
         self.desired = desired
         self.reported = reported
         self.delta = delta

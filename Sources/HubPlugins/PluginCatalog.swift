@@ -32,16 +32,18 @@ public enum PluginCatalog {
                 switch check(folder) {
                 case .success(let plugin):
                     if let clash = plugins.first(where: { $0.manifest.id == plugin.manifest.id }) {
-                        problems.append(PluginProblem(
-                            directory: folder, pluginID: plugin.manifest.id,
-                            reason: "plugin id '\(plugin.manifest.id)' is already provided by \(clash.directory)"))
+                        problems.append(
+                            PluginProblem(
+                                directory: folder, pluginID: plugin.manifest.id,
+                                reason: "plugin id '\(plugin.manifest.id)' is already provided by \(clash.directory)"))
                         continue
                     }
                     let types = Set(plugins.flatMap { $0.manifest.deviceTypes.map(\.name) })
                     if let taken = plugin.manifest.deviceTypes.first(where: { types.contains($0.name) }) {
-                        problems.append(PluginProblem(
-                            directory: folder, pluginID: plugin.manifest.id,
-                            reason: "device type '\(taken.name)' is already provided by another plugin"))
+                        problems.append(
+                            PluginProblem(
+                                directory: folder, pluginID: plugin.manifest.id,
+                                reason: "device type '\(taken.name)' is already provided by another plugin"))
                         continue
                     }
                     plugins.append(plugin)
@@ -69,23 +71,30 @@ public enum PluginCatalog {
             return .failure(PluginProblem(directory: folder, pluginID: nil, reason: error.message))
         }
         guard manifest.supportsHubAPI() else {
-            return .failure(PluginProblem(
-                directory: folder, pluginID: manifest.id,
-                reason: "plugin '\(manifest.id)' supports hub API \(manifest.apiRange.lowerBound)…\(manifest.apiRange.upperBound); this hub speaks \(PluginManifest.hubAPIVersion)"))
+            return .failure(
+                PluginProblem(
+                    directory: folder, pluginID: manifest.id,
+                    reason:
+                        "plugin '\(manifest.id)' supports hub API \(manifest.apiRange.lowerBound)…\(manifest.apiRange.upperBound); this hub speaks \(PluginManifest.hubAPIVersion)"
+                ))
         }
         var executablePath: String?
         if let executable = manifest.executable {
             let path = directory + "/" + executable
             guard let resolved = realPath(path) else {
-                return .failure(PluginProblem(directory: folder, pluginID: manifest.id, reason: "executable \(path) does not exist"))
+                return .failure(
+                    PluginProblem(directory: folder, pluginID: manifest.id, reason: "executable \(path) does not exist")
+                )
             }
             guard resolved.hasPrefix(directory + "/") else {
-                return .failure(PluginProblem(
-                    directory: folder, pluginID: manifest.id,
-                    reason: "executable \(path) resolves to \(resolved), outside the plugin's folder \(directory)"))
+                return .failure(
+                    PluginProblem(
+                        directory: folder, pluginID: manifest.id,
+                        reason: "executable \(path) resolves to \(resolved), outside the plugin's folder \(directory)"))
             }
             guard access(resolved, X_OK) == 0 else {
-                return .failure(PluginProblem(directory: folder, pluginID: manifest.id, reason: "\(resolved) is not executable"))
+                return .failure(
+                    PluginProblem(directory: folder, pluginID: manifest.id, reason: "\(resolved) is not executable"))
             }
             executablePath = resolved
         }
@@ -97,7 +106,9 @@ public enum PluginCatalog {
         defer { closedir(handle) }
         var result: [String] = []
         while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             guard !name.hasPrefix(".") else { continue }
             let path = directory + "/" + name
             var status = stat()

@@ -29,7 +29,8 @@ public actor PluginManager {
         self.logger = logger
         var supervisors: [String: PluginSupervisor] = [:]
         for plugin in plugins where plugin.executablePath != nil {
-            supervisors[plugin.manifest.id] = PluginSupervisor(plugin: plugin, options: options, delegate: delegate, logger: logger)
+            supervisors[plugin.manifest.id] = PluginSupervisor(
+                plugin: plugin, options: options, delegate: delegate, logger: logger)
         }
         self.supervisors = supervisors
         for problem in problems {
@@ -38,7 +39,9 @@ public actor PluginManager {
         for plugin in plugins {
             logger.info(
                 "plugin found",
-                metadata: ["plugin.id": "\(plugin.manifest.id)", "plugin.types": "\(plugin.manifest.deviceTypes.map(\.name))"])
+                metadata: [
+                    "plugin.id": "\(plugin.manifest.id)", "plugin.types": "\(plugin.manifest.deviceTypes.map(\.name))",
+                ])
         }
     }
 
@@ -66,14 +69,17 @@ public actor PluginManager {
     /// Sends a notification to the plugin that provides `type`; false when none is running.
     @discardableResult
     public func notify(type: String, _ method: String, _ params: JSONValue) async -> Bool {
-        guard let plugin = plugin(providing: type), let supervisor = supervisors[plugin.manifest.id] else { return false }
+        guard let plugin = plugin(providing: type), let supervisor = supervisors[plugin.manifest.id] else {
+            return false
+        }
         return await supervisor.notify(method, params)
     }
 
     /// Sends a request to the plugin that provides `type` and waits for its answer.
     public func request(type: String, _ method: String, _ params: JSONValue) async throws -> JSONValue {
         guard let plugin = plugin(providing: type), let supervisor = supervisors[plugin.manifest.id] else {
-            throw PluginSupervisor.Failure(description: "no plugin with a process provides device type '\(type)'", sent: false)
+            throw PluginSupervisor.Failure(
+                description: "no plugin with a process provides device type '\(type)'", sent: false)
         }
         return try await supervisor.request(method, params)
     }
@@ -111,7 +117,10 @@ public actor PluginManager {
             ])
         }
         let skipped: [JSONValue] = currentProblems.map {
-            ["directory": .string($0.directory), "id": $0.pluginID.map(JSONValue.string) ?? .null, "reason": .string($0.reason)]
+            [
+                "directory": .string($0.directory), "id": $0.pluginID.map(JSONValue.string) ?? .null,
+                "reason": .string($0.reason),
+            ]
         }
         return ["plugins": .array(entries), "skipped": .array(skipped)]
     }
@@ -127,18 +136,35 @@ public actor PluginManager {
         [
             "name": .string(type.name),
             "description": type.description.map(JSONValue.string) ?? .null,
-            "shadows": .array(type.shadows.map { shadow in
-                ["name": .string(shadow.name), "attributes": .object(JSONObject(uniqueKeysWithValues: shadow.attributes.sorted { $0.key < $1.key }.map { ($0.key, describe($0.value)) }))]
-            }),
-            "commands": .object(JSONObject(uniqueKeysWithValues: type.commands.sorted { $0.key < $1.key }.map { name, command in
-                (name, [
-                    "sensitive": .bool(command.sensitive), "idempotent": .bool(command.idempotent),
-                    "timeoutSeconds": .number(JSONNumber(command.timeoutSeconds)),
-                    "heartbeatSeconds": .number(JSONNumber(command.heartbeatSeconds)),
-                    "parameters": .object(JSONObject(uniqueKeysWithValues: command.parameters.sorted { $0.key < $1.key }.map { ($0.key, describe($0.value)) })),
-                    "description": command.description.map(JSONValue.string) ?? .null,
-                ] as JSONValue)
-            })),
+            "shadows": .array(
+                type.shadows.map { shadow in
+                    [
+                        "name": .string(shadow.name),
+                        "attributes": .object(
+                            JSONObject(
+                                uniqueKeysWithValues: shadow.attributes.sorted { $0.key < $1.key }.map {
+                                    ($0.key, describe($0.value))
+                                })),
+                    ]
+                }),
+            "commands": .object(
+                JSONObject(
+                    uniqueKeysWithValues: type.commands.sorted { $0.key < $1.key }.map { name, command in
+                        (
+                            name,
+                            [
+                                "sensitive": .bool(command.sensitive), "idempotent": .bool(command.idempotent),
+                                "timeoutSeconds": .number(JSONNumber(command.timeoutSeconds)),
+                                "heartbeatSeconds": .number(JSONNumber(command.heartbeatSeconds)),
+                                "parameters": .object(
+                                    JSONObject(
+                                        uniqueKeysWithValues: command.parameters.sorted { $0.key < $1.key }.map {
+                                            ($0.key, describe($0.value))
+                                        })),
+                                "description": command.description.map(JSONValue.string) ?? .null,
+                            ] as JSONValue
+                        )
+                    })),
         ]
     }
 

@@ -32,7 +32,9 @@ public struct PluginManifest: Sendable, Equatable {
         }
         let root = Field(value: document, path: "", source: source)
         try root.onlyKeys(["id", "name", "version", "hubApi", "executable", "arguments", "deviceTypes", "description"])
-        id = try root.string("id", pattern: "a-z, 0-9, '.', '_' and '-'") { $0.allSatisfy { $0.isLowercase || $0.isNumber || ".-_".contains($0) } }
+        id = try root.string("id", pattern: "a-z, 0-9, '.', '_' and '-'") {
+            $0.allSatisfy { $0.isLowercase || $0.isNumber || ".-_".contains($0) }
+        }
         name = try root.string("name")
         version = try root.string("version")
         let api = try root.object("hubApi")
@@ -42,7 +44,9 @@ public struct PluginManifest: Sendable, Equatable {
         guard minimum <= maximum else { throw api.failure("min must not be above max (got \(minimum)...\(maximum))") }
         apiRange = minimum...maximum
         executable = try root.optionalString("executable")
-        if let executable, executable.isEmpty || executable.hasPrefix("/") || executable.split(separator: "/").contains("..") {
+        if let executable,
+            executable.isEmpty || executable.hasPrefix("/") || executable.split(separator: "/").contains("..")
+        {
             throw root.child("executable").failure("must be a path inside the plugin's folder (got '\(executable)')")
         }
         arguments = try root.optionalStrings("arguments") ?? []
@@ -85,7 +89,10 @@ public struct PluginManifest: Sendable, Equatable {
         if let commandField = try field.optionalObject("commands") {
             for (command, _) in commandField.value.objectValue ?? [:] {
                 let entry = commandField.child(command)
-                try entry.onlyKeys(["parameters", "timeoutSeconds", "heartbeatSeconds", "idempotent", "sensitive", "description", "verify"])
+                try entry.onlyKeys([
+                    "parameters", "timeoutSeconds", "heartbeatSeconds", "idempotent", "sensitive", "description",
+                    "verify",
+                ])
                 var parameters: [String: AttributeSchema] = [:]
                 if let parameterField = try entry.optionalObject("parameters") {
                     for (parameter, _) in parameterField.value.objectValue ?? [:] {
@@ -102,7 +109,8 @@ public struct PluginManifest: Sendable, Equatable {
                     verify: try entry.optionalObject("verify")?.value.objectValue ?? [:])
             }
         }
-        return DeviceType(name: name, description: try field.optionalString("description"), shadows: shadows, commands: commands)
+        return DeviceType(
+            name: name, description: try field.optionalString("description"), shadows: shadows, commands: commands)
     }
 
     static func attribute(_ field: Field) throws(Failure) -> AttributeSchema {
@@ -110,10 +118,13 @@ public struct PluginManifest: Sendable, Equatable {
         let typeName = try field.string("type")
         guard let kind = AttributeSchema.Kind(rawValue: typeName) else {
             throw field.child("type").failure(
-                "must be one of \(AttributeSchema.Kind.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(typeName)')")
+                "must be one of \(AttributeSchema.Kind.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(typeName)')"
+            )
         }
         let values = try field.optionalStrings("values") ?? []
-        if kind == .enum && values.isEmpty { throw field.child("values").failure("is required for an enum: the allowed strings") }
+        if kind == .enum && values.isEmpty {
+            throw field.child("values").failure("is required for an enum: the allowed strings")
+        }
         let minimum = try field.optionalNumber("min")
         let maximum = try field.optionalNumber("max")
         if let minimum, let maximum, minimum > maximum {
@@ -121,7 +132,8 @@ public struct PluginManifest: Sendable, Equatable {
         }
         return AttributeSchema(
             kind: kind, minimum: minimum, maximum: maximum, step: try field.optionalNumber("step", positive: true),
-            unit: try field.optionalString("unit"), values: values, writable: try field.optionalBool("writable") ?? true,
+            unit: try field.optionalString("unit"), values: values,
+            writable: try field.optionalBool("writable") ?? true,
             description: try field.optionalString("description"))
     }
 }
@@ -153,10 +165,16 @@ struct Field {
         return child(key)
     }
 
-    func string(_ key: String, pattern: String? = nil, _ valid: (String) -> Bool = { _ in true }) throws(PluginManifest.Failure) -> String {
+    func string(_ key: String, pattern: String? = nil, _ valid: (String) -> Bool = { _ in true }) throws(PluginManifest
+        .Failure) -> String
+    {
         let field = try required(key)
-        guard let string = field.value.stringValue, !string.isEmpty else { throw field.failure("must be a non-empty string") }
-        guard valid(string) else { throw field.failure("may only hold \(pattern ?? "valid characters") (got '\(string)')") }
+        guard let string = field.value.stringValue, !string.isEmpty else {
+            throw field.failure("must be a non-empty string")
+        }
+        guard valid(string) else {
+            throw field.failure("may only hold \(pattern ?? "valid characters") (got '\(string)')")
+        }
         return string
     }
 

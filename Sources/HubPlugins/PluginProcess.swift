@@ -22,7 +22,10 @@ final class PluginProcess: Sendable {
     let lines: AsyncStream<Event>
     private let input: Mutex<Int32>
 
-    init(executable: String, arguments: [String], environment: [String], maxLineBytes: Int, onStderr: @escaping @Sendable (String) -> Void) throws {
+    init(
+        executable: String, arguments: [String], environment: [String], maxLineBytes: Int,
+        onStderr: @escaping @Sendable (String) -> Void
+    ) throws {
         var stdinPipe: [Int32] = [0, 0]
         var stdoutPipe: [Int32] = [0, 0]
         var stderrPipe: [Int32] = [0, 0]

@@ -44,7 +44,9 @@ public struct PluginHostOptions: Sendable {
 /// repeated crashes.
 public actor PluginSupervisor {
     public enum State: String, Sendable {
-        case starting, running, backingOff = "backing-off", quarantined, stopped
+        case starting, running
+        case backingOff = "backing-off"
+        case quarantined, stopped
     }
 
     public let plugin: DiscoveredPlugin
@@ -63,7 +65,8 @@ public actor PluginSupervisor {
     private var limiter: RateLimiter
     private var restartRequested = false
 
-    public init(plugin: DiscoveredPlugin, options: PluginHostOptions, delegate: any PluginHostDelegate, logger: Logger) {
+    public init(plugin: DiscoveredPlugin, options: PluginHostOptions, delegate: any PluginHostDelegate, logger: Logger)
+    {
         self.plugin = plugin
         self.options = options
         self.delegate = delegate
@@ -108,7 +111,8 @@ public actor PluginSupervisor {
             if crashTimes.count >= options.crashesBeforeQuarantine {
                 state = .quarantined
                 logger.error(
-                    "plugin quarantined after \(crashTimes.count) failures in \(Int(options.crashWindowSeconds)) s; last: \(reason)")
+                    "plugin quarantined after \(crashTimes.count) failures in \(Int(options.crashWindowSeconds)) s; last: \(reason)"
+                )
                 return
             }
             state = .backingOff
@@ -131,7 +135,9 @@ public actor PluginSupervisor {
 
     /// One life of the plugin process; returns why it ended.
     private func runOnce(executable: String) async -> String {
-        var environment = ChildProcess.currentEnvironment().filter { !$0.hasPrefix("NOTIFY_SOCKET=") && !$0.hasPrefix("LISTEN_") }
+        var environment = ChildProcess.currentEnvironment().filter {
+            !$0.hasPrefix("NOTIFY_SOCKET=") && !$0.hasPrefix("LISTEN_")
+        }
         environment.append("HOMEHUB_PLUGIN_ID=\(plugin.manifest.id)")
         if let stateDirectory = options.stateDirectory {
             let directory = stateDirectory + "/" + plugin.manifest.id
@@ -144,7 +150,8 @@ public actor PluginSupervisor {
         do {
             process = try PluginProcess(
                 executable: executable, arguments: plugin.manifest.arguments, environment: environment,
-                maxLineBytes: options.maxLineBytes, onStderr: { line in logger.info("\(line)", metadata: ["stream": "stderr"]) })
+                maxLineBytes: options.maxLineBytes,
+                onStderr: { line in logger.info("\(line)", metadata: ["stream": "stderr"]) })
         } catch {
             return "cannot start: \(error)"
         }
@@ -193,7 +200,8 @@ public actor PluginSupervisor {
 
     private func shutdownGracefully(_ process: PluginProcess) async {
         let id = nextRequestID()
-        _ = process.send(JSONValue.object(["jsonrpc": "2.0", "id": .integer(Int64(id)), "method": "shutdown"]).compactBytes)
+        _ = process.send(
+            JSONValue.object(["jsonrpc": "2.0", "id": .integer(Int64(id)), "method": "shutdown"]).compactBytes)
         process.closeInput()
         _ = await process.child.terminate(graceSeconds: 2)
     }
@@ -202,7 +210,10 @@ public actor PluginSupervisor {
         let devices = await delegate.devices(for: plugin)
         _ = try await request(
             "initialize",
-            ["hubVersion": "0.1.0", "apiVersion": .integer(Int64(PluginManifest.hubAPIVersion)), "devices": .array(devices)])
+            [
+                "hubVersion": "0.1.0", "apiVersion": .integer(Int64(PluginManifest.hubAPIVersion)),
+                "devices": .array(devices),
+            ])
         logger.info("plugin initialized", metadata: ["devices": "\(devices.count)"])
     }
 
@@ -219,7 +230,9 @@ public actor PluginSupervisor {
             throw Failure(description: "plugin '\(plugin.manifest.id)' is not running (\(state.rawValue))", sent: false)
         }
         let id = nextRequestID()
-        let line = JSONValue.object(["jsonrpc": "2.0", "id": .integer(Int64(id)), "method": .string(method), "params": params])
+        let line = JSONValue.object([
+            "jsonrpc": "2.0", "id": .integer(Int64(id)), "method": .string(method), "params": params,
+        ])
         let deadline = options.replyDeadline
         let timer = Task {
             try await Task.sleep(for: deadline)
@@ -229,7 +242,8 @@ public actor PluginSupervisor {
         return try await withCheckedThrowingContinuation { continuation in
             pending[id] = continuation
             if !process.send(line.compactBytes) {
-                pending.removeValue(forKey: id)?.resume(throwing: Failure(description: "cannot write to the plugin (it closed its input)", sent: false))
+                pending.removeValue(forKey: id)?.resume(
+                    throwing: Failure(description: "cannot write to the plugin (it closed its input)", sent: false))
             }
         }
     }
@@ -238,12 +252,14 @@ public actor PluginSupervisor {
     @discardableResult
     public func notify(_ method: String, _ params: JSONValue) -> Bool {
         guard let process else { return false }
-        return process.send(JSONValue.object(["jsonrpc": "2.0", "method": .string(method), "params": params]).compactBytes)
+        return process.send(
+            JSONValue.object(["jsonrpc": "2.0", "method": .string(method), "params": params]).compactBytes)
     }
 
     private func expire(_ id: Int, method: String) {
         guard let continuation = pending.removeValue(forKey: id) else { return }
-        continuation.resume(throwing: Failure(description: "no answer to '\(method)' within \(options.replyDeadline) (hung)"))
+        continuation.resume(
+            throwing: Failure(description: "no answer to '\(method)' within \(options.replyDeadline) (hung)"))
         // A plugin that does not answer is killed; the supervisor restarts it.
         process?.child.signalGroup(SIGKILL)
     }
@@ -270,12 +286,14 @@ public actor PluginSupervisor {
             case .line(let bytes):
                 if bytes.isEmpty { continue }
                 guard limiter.allow("messages", at: monotonicNanoseconds()) else {
-                    return "the plugin sent more than \(Int(options.maxMessagesPerSecond)) messages per second (flooding)"
+                    return
+                        "the plugin sent more than \(Int(options.maxMessagesPerSecond)) messages per second (flooding)"
                 }
                 guard let message = try? JSONParser().parse(bytes), case .object(let object) = message,
                     object["jsonrpc"] == "2.0"
                 else {
-                    return "the plugin wrote a line that is not a JSON-RPC 2.0 message: \(String(decoding: bytes.prefix(120), as: UTF8.self))"
+                    return
+                        "the plugin wrote a line that is not a JSON-RPC 2.0 message: \(String(decoding: bytes.prefix(120), as: UTF8.self))"
                 }
                 await handle(object, process: process)
             }
@@ -308,18 +326,21 @@ public actor PluginSupervisor {
                 var response: JSONObject = ["jsonrpc": "2.0", "id": id]
                 switch reply {
                 case .success(let result): response["result"] = result
-                case .failure(let error): response["error"] = ["code": .integer(Int64(error.code)), "message": .string(error.message)]
+                case .failure(let error):
+                    response["error"] = ["code": .integer(Int64(error.code)), "message": .string(error.message)]
                 }
                 _ = process.send(JSONValue.object(response).compactBytes)
             }
             return
         }
-        guard let id = message["id"]?.numberValue?.exactInteger, let continuation = pending.removeValue(forKey: Int(id)) else {
+        guard let id = message["id"]?.numberValue?.exactInteger, let continuation = pending.removeValue(forKey: Int(id))
+        else {
             logger.debug("answer to no pending request: \(JSONValue.object(message))")
             return
         }
         if let error = message["error"] {
-            continuation.resume(throwing: Failure(description: "plugin error: \(error["message"]?.stringValue ?? error.compactText)"))
+            continuation.resume(
+                throwing: Failure(description: "plugin error: \(error["message"]?.stringValue ?? error.compactText)"))
         } else {
             continuation.resume(returning: message["result"] ?? .null)
         }
@@ -336,9 +357,12 @@ public actor PluginSupervisor {
         switch method {
         case "shadow.report":
             guard let thing = params["thing"]?.stringValue, let reported = params["reported"]?.objectValue else {
-                return .failure(RPCError(code: -32602, message: "shadow.report needs 'thing' and 'reported' (an object)"))
+                return .failure(
+                    RPCError(code: -32602, message: "shadow.report needs 'thing' and 'reported' (an object)"))
             }
-            if let problem = await delegate.report(plugin: id, thing: thing, shadow: params["shadow"]?.stringValue, reported: reported) {
+            if let problem = await delegate.report(
+                plugin: id, thing: thing, shadow: params["shadow"]?.stringValue, reported: reported)
+            {
                 logger.warning("report rejected: \(problem)", metadata: ["device.id": "\(thing)"])
                 return .failure(RPCError(code: 400, message: problem))
             }
@@ -347,7 +371,8 @@ public actor PluginSupervisor {
             guard let event = params["event"]?.stringValue else {
                 return .failure(RPCError(code: -32602, message: "device.event needs 'event'"))
             }
-            await delegate.deviceEvent(plugin: id, thing: params["thing"]?.stringValue, event: event, data: params["data"] ?? .null)
+            await delegate.deviceEvent(
+                plugin: id, thing: params["thing"]?.stringValue, event: event, data: params["data"] ?? .null)
             return .success(true)
         case "command.progress", "command.result":
             await delegate.commandUpdate(plugin: id, method: method, params: params)

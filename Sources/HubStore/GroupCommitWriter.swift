@@ -38,23 +38,25 @@ final class GroupCommitWriter: Sendable {
         _ body: @escaping @Sendable (SQLiteDatabase) throws -> T,
         completion: @escaping @Sendable (Result<T, any Error>) -> Void
     ) {
-        let job = Job(fail: { completion(.failure($0)) }) { database in
-            let outcome: Result<T, any Error>
-            do {
-                try database.execute("SAVEPOINT job")
+        let job = Job(
+            fail: { completion(.failure($0)) },
+            run: { database in
+                let outcome: Result<T, any Error>
                 do {
-                    outcome = .success(try body(database))
-                    try database.execute("RELEASE job")
+                    try database.execute("SAVEPOINT job")
+                    do {
+                        outcome = .success(try body(database))
+                        try database.execute("RELEASE job")
+                    } catch {
+                        try? database.execute("ROLLBACK TO job")
+                        try? database.execute("RELEASE job")
+                        throw error
+                    }
                 } catch {
-                    try? database.execute("ROLLBACK TO job")
-                    try? database.execute("RELEASE job")
-                    throw error
+                    return { _ in completion(.failure(error)) }
                 }
-            } catch {
-                return { _ in completion(.failure(error)) }
-            }
-            return { commitError in completion(commitError.map { .failure($0) } ?? outcome) }
-        }
+                return { commitError in completion(commitError.map { .failure($0) } ?? outcome) }
+            })
         pending.withLock { $0.append(job) }
         queue.async { self.drain() }
     }

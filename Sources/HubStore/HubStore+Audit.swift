@@ -69,7 +69,8 @@ extension HubStore {
                     AuditEntry(
                         id: statement.int64(at: 0), time: statement.int64(at: 1),
                         uid: statement.isNull(at: 2) ? nil : UInt32(statement.int64(at: 2)),
-                        user: statement.string(at: 3), pid: statement.isNull(at: 4) ? nil : Int32(statement.int64(at: 4)),
+                        user: statement.string(at: 3),
+                        pid: statement.isNull(at: 4) ? nil : Int32(statement.int64(at: 4)),
                         action: statement.string(at: 5) ?? "", target: statement.string(at: 6) ?? "",
                         result: Int(statement.int64(at: 7)), detail: statement.string(at: 8)))
             }

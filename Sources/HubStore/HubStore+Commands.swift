@@ -5,19 +5,21 @@ extension HubStore {
     public func enqueueSaveCommand(_ command: Command) -> WriteTicket {
         let ticket = WriteTicket()
         let document = command.json.compactText
-        writer.enqueue({ database in
-            try database.prepare(
-                """
-                INSERT INTO commands (id, idempotency_key, thing, state, created_at, updated_at, document)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at,
-                    document = excluded.document
-                """
-            ).run([
-                .text(command.id), command.idempotencyKey.map { .text($0) } ?? .null, .text(command.thing),
-                .text(command.state.rawValue), .integer(command.createdAt), .integer(command.updatedAt), .text(document),
-            ])
-        }, completion: { ticket.complete($0) })
+        writer.enqueue(
+            { database in
+                try database.prepare(
+                    """
+                    INSERT INTO commands (id, idempotency_key, thing, state, created_at, updated_at, document)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at,
+                        document = excluded.document
+                    """
+                ).run([
+                    .text(command.id), command.idempotencyKey.map { .text($0) } ?? .null, .text(command.thing),
+                    .text(command.state.rawValue), .integer(command.createdAt), .integer(command.updatedAt),
+                    .text(document),
+                ])
+            }, completion: { ticket.complete($0) })
         return ticket
     }
 
@@ -33,7 +35,9 @@ extension HubStore {
                 SELECT document FROM commands WHERE (?1 IS NULL OR thing = ?1) AND (?2 IS NULL OR state = ?2)
                 ORDER BY created_at DESC, id DESC LIMIT ?3
                 """)
-            try statement.bind([thing.map { .text($0) } ?? .null, state.map { .text($0) } ?? .null, .integer(Int64(limit))])
+            try statement.bind([
+                thing.map { .text($0) } ?? .null, state.map { .text($0) } ?? .null, .integer(Int64(limit)),
+            ])
             var result: [Command] = []
             while try statement.step() {
                 if let text = statement.string(at: 0), let command = Command(json: try JSONParser().parse(text)) {

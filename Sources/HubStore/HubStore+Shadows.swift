@@ -30,7 +30,8 @@ extension HubStore {
             while try statement.step() {
                 let shadow = statement.string(at: 1) ?? ""
                 let id = ShadowID(unchecked: statement.string(at: 0) ?? "", shadowName: shadow.isEmpty ? nil : shadow)
-                result.append((id, try Self.decode(statement.string(at: 2), deleted: statement.int64(at: 3) != 0, id: id)))
+                result.append(
+                    (id, try Self.decode(statement.string(at: 2), deleted: statement.int64(at: 3) != 0, id: id)))
             }
             return result
         }
@@ -58,39 +59,43 @@ extension HubStore {
 
     /// Queues the write at once, so that writes queued one after the other commit in that
     /// order; the ticket tells when it is durable.
-    public func enqueueSaveShadow(_ id: ShadowID, _ record: ShadowRecord, replacing expectedVersion: Int64?, at now: Int64)
+    public func enqueueSaveShadow(
+        _ id: ShadowID, _ record: ShadowRecord, replacing expectedVersion: Int64?, at now: Int64
+    )
         -> WriteTicket
     {
         let document = record.snapshot.compactText
         let ticket = WriteTicket()
-        writer.enqueue({ database in
-            let values: [SQLiteValue] = [
-                .integer(record.version), .integer(record.exists ? 0 : 1), .text(document), .integer(now),
-                .text(id.thingName), .text(id.shadowName ?? ""),
-            ]
-            if let expectedVersion {
-                let statement = try database.prepare(
-                    """
-                    UPDATE shadows SET version = ?, deleted = ?, document = ?, updated_at = ?
-                    WHERE thing = ? AND shadow = ? AND version = ?
-                    """)
-                try statement.run(values + [.integer(expectedVersion)])
-            } else {
-                let statement = try database.prepare(
-                    """
-                    INSERT INTO shadows (version, deleted, document, updated_at, thing, shadow)
-                    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-                    """)
-                try statement.run(values)
-            }
-            guard database.changes == 1 else { throw StaleShadowError(id: id, expectedVersion: expectedVersion) }
-        }, completion: { ticket.complete($0) })
+        writer.enqueue(
+            { database in
+                let values: [SQLiteValue] = [
+                    .integer(record.version), .integer(record.exists ? 0 : 1), .text(document), .integer(now),
+                    .text(id.thingName), .text(id.shadowName ?? ""),
+                ]
+                if let expectedVersion {
+                    let statement = try database.prepare(
+                        """
+                        UPDATE shadows SET version = ?, deleted = ?, document = ?, updated_at = ?
+                        WHERE thing = ? AND shadow = ? AND version = ?
+                        """)
+                    try statement.run(values + [.integer(expectedVersion)])
+                } else {
+                    let statement = try database.prepare(
+                        """
+                        INSERT INTO shadows (version, deleted, document, updated_at, thing, shadow)
+                        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                        """)
+                    try statement.run(values)
+                }
+                guard database.changes == 1 else { throw StaleShadowError(id: id, expectedVersion: expectedVersion) }
+            }, completion: { ticket.complete($0) })
         return ticket
     }
 
     static func decode(_ text: String?, deleted: Bool, id: ShadowID) throws -> ShadowRecord {
         guard let text, let record = ShadowRecord(snapshot: try JSONParser().parse(text), exists: !deleted) else {
-            throw SQLiteError(code: .init(rawValue: 11), message: "shadow '\(id.qualifiedName)' has an unreadable document")
+            throw SQLiteError(
+                code: .init(rawValue: 11), message: "shadow '\(id.qualifiedName)' has an unreadable document")
         }
         return record
     }

@@ -18,7 +18,8 @@ public struct ThingRegistration: Sendable, Equatable {
 extension HubStore {
     public func things() async throws -> [ThingRegistration] {
         try await read { database in
-            let statement = try database.prepare("SELECT name, device_type, config, created_at FROM things ORDER BY name")
+            let statement = try database.prepare(
+                "SELECT name, device_type, config, created_at FROM things ORDER BY name")
             var result: [ThingRegistration] = []
             while try statement.step() {
                 let config = (try? JSONParser().parse(statement.string(at: 2) ?? "{}"))?.objectValue ?? [:]

@@ -30,7 +30,8 @@ public final class HubStore: Sendable {
             writeConnection.close()
             throw error
         }
-        writer = GroupCommitWriter(database: writeConnection, label: "homehub.store.writer", maxBatchSize: options.maxBatchSize)
+        writer = GroupCommitWriter(
+            database: writeConnection, label: "homehub.store.writer", maxBatchSize: options.maxBatchSize)
         reader = try SQLiteDatabase(path: path)
         readQueue = DispatchQueue(label: "homehub.store.reader")
     }

@@ -2,7 +2,8 @@ import Synchronization
 
 /// The outcome of a queued write, to be awaited: done means committed.
 public final class WriteTicket: Sendable {
-    private let state = Mutex<(result: Result<Void, any Error>?, waiters: [CheckedContinuation<Void, any Error>])>((nil, []))
+    private let state = Mutex<(result: Result<Void, any Error>?, waiters: [CheckedContinuation<Void, any Error>])>(
+        (nil, []))
 
     init() {}
 

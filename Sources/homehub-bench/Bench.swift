@@ -52,16 +52,20 @@ struct Bench {
         defer { _ = system("rm -rf '\(directory)'") }
         let executable = CommandLine.arguments[0]
         let homehubd = String(executable[..<(executable.lastIndex(of: "/") ?? executable.startIndex)]) + "/homehubd"
-        let bench = MQTTBench(directory: directory, port: 20_000 + Int(getpid() % 10_000), homehubd: homehubd, quick: quick)
+        let bench = MQTTBench(
+            directory: directory, port: 20_000 + Int(getpid() % 10_000), homehubd: homehubd, quick: quick)
         let all = try await bench.run()
         let plugin = all.filter { $0.name == "plugin convergence" }
         if !plugin.isEmpty {
             print("desired → plugin → reported through the heater plugin (REST desired; reported seen on /v1/events)")
-            print(pad("path", 28) + pad("things", 8) + pad("changes", 9) + pad("per s", 9) + pad("msgs/s", 9) + pad("p50 ms", 9) + "p99 ms")
+            print(
+                pad("path", 28) + pad("things", 8) + pad("changes", 9) + pad("per s", 9) + pad("msgs/s", 9)
+                    + pad("p50 ms", 9) + "p99 ms")
             for result in plugin {
-                print(pad(result.name, 28) + pad(String(result.things), 8) + pad(String(result.requests), 9)
-                    + pad(String(Int(result.perSecond)), 9) + pad(String(Int(result.perSecond * 2)), 9)
-                    + pad(format(result.p50), 9) + format(result.p99))
+                print(
+                    pad(result.name, 28) + pad(String(result.things), 8) + pad(String(result.requests), 9)
+                        + pad(String(Int(result.perSecond)), 9) + pad(String(Int(result.perSecond * 2)), 9)
+                        + pad(format(result.p50), 9) + format(result.p99))
             }
             print("")
         }
@@ -70,8 +74,9 @@ struct Bench {
             print("Command round trip, request → SUCCEEDED (one at a time)")
             print(pad("path", 28) + pad("commands", 10) + pad("per s", 9) + pad("p50 ms", 9) + "p99 ms")
             for result in commands {
-                print(pad(result.name, 28) + pad(String(result.requests), 10) + pad(String(Int(result.perSecond)), 9)
-                    + pad(format(result.p50), 9) + format(result.p99))
+                print(
+                    pad(result.name, 28) + pad(String(result.requests), 10) + pad(String(Int(result.perSecond)), 9)
+                        + pad(format(result.p50), 9) + format(result.p99))
             }
             print("")
         }
@@ -80,21 +85,26 @@ struct Bench {
                 && !$0.name.hasPrefix("command via")
         }
         print("Control API over the Unix socket (one connection per request; clients at once)")
-        print(pad("path", 28) + pad("clients", 9) + pad("requests", 10) + pad("per s", 10) + pad("p50 ms", 9) + "p99 ms (hubctl: max)")
+        print(
+            pad("path", 28) + pad("clients", 9) + pad("requests", 10) + pad("per s", 10) + pad("p50 ms", 9)
+                + "p99 ms (hubctl: max)")
         for result in api {
-            print(pad(result.name, 28) + pad(String(result.things), 9) + pad(String(result.requests), 10)
-                + pad(String(Int(result.perSecond)), 10) + pad(format(result.p50), 9) + format(result.p99))
+            print(
+                pad(result.name, 28) + pad(String(result.things), 9) + pad(String(result.requests), 10)
+                    + pad(String(Int(result.perSecond)), 10) + pad(format(result.p50), 9) + format(result.p99))
         }
         print("")
         let results = all.filter { $0.name.contains("update→accepted") || $0.name.contains("echo") }
         print("MQTT round trips over one mosquitto on loopback (QoS 1; window = requests in flight)")
-        print(pad("path", 28) + pad("things", 8) + pad("window", 8) + pad("requests", 10) + pad("per s", 10)
-            + pad("p50 ms", 9) + pad("p99 ms", 9) + "hub/echo")
+        print(
+            pad("path", 28) + pad("things", 8) + pad("window", 8) + pad("requests", 10) + pad("per s", 10)
+                + pad("p50 ms", 9) + pad("p99 ms", 9) + "hub/echo")
         for (index, result) in results.enumerated() {
             let ratio = index % 2 == 1 ? format(result.perSecond / results[index - 1].perSecond) + "x" : ""
-            print(pad(result.name, 28) + pad(String(result.things), 8) + pad(String(result.window), 8)
-                + pad(String(result.requests), 10) + pad(String(Int(result.perSecond)), 10)
-                + pad(format(result.p50), 9) + pad(format(result.p99), 9) + ratio)
+            print(
+                pad(result.name, 28) + pad(String(result.things), 8) + pad(String(result.window), 8)
+                    + pad(String(result.requests), 10) + pad(String(Int(result.perSecond)), 10)
+                    + pad(format(result.p50), 9) + pad(format(result.p99), 9) + ratio)
         }
         print("")
     }

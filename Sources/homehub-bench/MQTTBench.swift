@@ -63,8 +63,12 @@ struct MQTTBench {
         results += try await commandRoundTrips(count: quick ? 20 : 100)
         for things in [1, 100, 1000] {
             let window = min(things, 256)
-            results.append(try await roundTrips(name: "raw broker echo", things: things, window: window, total: requests, echo: true))
-            results.append(try await roundTrips(name: "homehubd update→accepted", things: things, window: window, total: requests, echo: false))
+            results.append(
+                try await roundTrips(
+                    name: "raw broker echo", things: things, window: window, total: requests, echo: true))
+            results.append(
+                try await roundTrips(
+                    name: "homehubd update→accepted", things: things, window: window, total: requests, echo: false))
         }
         return results
     }
@@ -101,11 +105,14 @@ struct MQTTBench {
     /// Stages the heater plugin for the hub when the bench runs from the repository.
     func stageHeater() -> Bool {
         let products = String(homehubd.dropLast("homehubd".count))
-        guard access("Plugins/heater/manifest.json", R_OK) == 0, access(products + "homehub-plugin-heater", X_OK) == 0 else {
+        guard access("Plugins/heater/manifest.json", R_OK) == 0, access(products + "homehub-plugin-heater", X_OK) == 0
+        else {
             return false
         }
-        let gate = #"{"id":"bench.gate","name":"gate","version":"1","hubApi":{"min":1,"max":1},"deviceTypes":{"benchgate":{"shadows":[{"name":"gate","attributes":{}}],"commands":{"open":{"timeoutSeconds":10,"heartbeatSeconds":1}}}}}"#
-        return system("""
+        let gate =
+            #"{"id":"bench.gate","name":"gate","version":"1","hubApi":{"min":1,"max":1},"deviceTypes":{"benchgate":{"shadows":[{"name":"gate","attributes":{}}],"commands":{"open":{"timeoutSeconds":10,"heartbeatSeconds":1}}}}}"#
+        return system(
+            """
             mkdir -p '\(directory)/plugins/heater' '\(directory)/plugins/motor' '\(directory)/plugins/gate' && \
             cp Plugins/heater/manifest.json '\(products)homehub-plugin-heater' '\(directory)/plugins/heater/' && \
             cp Plugins/motor/manifest.json '\(products)homehub-plugin-motor' '\(directory)/plugins/motor/' && \
@@ -118,9 +125,11 @@ struct MQTTBench {
         var things = ""
         if stageHeater() {
             for index in 0..<Self.heaters {
-                things += "[[things]]\nname = \"bench-heater-\(index)\"\ntype = \"heater\"\nconfig = { tickSeconds = 3600.0 }\n"
+                things +=
+                    "[[things]]\nname = \"bench-heater-\(index)\"\ntype = \"heater\"\nconfig = { tickSeconds = 3600.0 }\n"
             }
-            things += "[[things]]\nname = \"bench-motor\"\ntype = \"motor\"\n[[things]]\nname = \"bench-gate\"\ntype = \"benchgate\"\n"
+            things +=
+                "[[things]]\nname = \"bench-motor\"\ntype = \"motor\"\n[[things]]\nname = \"bench-gate\"\ntype = \"benchgate\"\n"
         }
         let text = """
             [hub]
@@ -220,7 +229,9 @@ struct MQTTBench {
         // Wait until the plugin runs (it has then initialized every heater).
         while true {
             let plugins = try await client.request("GET", "/v1/plugins").json
-            if plugins?["plugins"]?.arrayValue?.first(where: { $0["id"] == "homehub.heater" })?["state"] == "running" { break }
+            if plugins?["plugins"]?.arrayValue?.first(where: { $0["id"] == "homehub.heater" })?["state"] == "running" {
+                break
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
 
@@ -265,11 +276,14 @@ struct MQTTBench {
         sequential.sort()
         batch.sort()
         return [
-            Result(name: "plugin convergence", things: 1, window: 1, requests: sequential.count,
+            Result(
+                name: "plugin convergence", things: 1, window: 1, requests: sequential.count,
                 perSecond: Double(sequential.count) / sequentialSeconds, p50: sequential[sequential.count / 2],
                 p99: sequential[sequential.count * 99 / 100]),
-            Result(name: "plugin convergence", things: Self.heaters, window: Self.heaters, requests: batch.count,
-                perSecond: Double(batch.count) / batchSeconds, p50: batch[batch.count / 2], p99: batch[batch.count * 99 / 100]),
+            Result(
+                name: "plugin convergence", things: Self.heaters, window: Self.heaters, requests: batch.count,
+                perSecond: Double(batch.count) / batchSeconds, p50: batch[batch.count / 2],
+                p99: batch[batch.count * 99 / 100]),
         ]
     }
 
@@ -299,7 +313,8 @@ struct MQTTBench {
             for await message in device.messages {
                 for entry in (try? JSONParser().parse(message.payload))?["state"]?["command"]?.arrayValue ?? [] {
                     guard let id = entry["commandId"]?.stringValue, answered.insert(id).inserted else { continue }
-                    try? device.publish("cmd/bench-gate/response", payload: Array(#"{"commandId":"\#(id)","status":"SUCCEEDED"}"#.utf8))
+                    try? device.publish(
+                        "cmd/bench-gate/response", payload: Array(#"{"commandId":"\#(id)","status":"SUCCEEDED"}"#.utf8))
                 }
             }
         }
@@ -312,7 +327,9 @@ struct MQTTBench {
         }
         var iterator = ends.makeAsyncIterator()
         var results: [Result] = []
-        for (name, thing, command) in [("command via plugin", "bench-motor", "stop"), ("command via MQTT", "bench-gate", "open")] {
+        for (name, thing, command) in [
+            ("command via plugin", "bench-motor", "stop"), ("command via MQTT", "bench-gate", "open"),
+        ] {
             var latencies: [Double] = []
             let begin = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<count {
@@ -331,9 +348,11 @@ struct MQTTBench {
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9
             latencies.sort()
-            results.append(Result(
-                name: name, things: 1, window: 1, requests: latencies.count, perSecond: Double(latencies.count) / seconds,
-                p50: latencies[latencies.count / 2], p99: latencies[latencies.count * 99 / 100]))
+            results.append(
+                Result(
+                    name: name, things: 1, window: 1, requests: latencies.count,
+                    perSecond: Double(latencies.count) / seconds,
+                    p50: latencies[latencies.count / 2], p99: latencies[latencies.count * 99 / 100]))
         }
         return results
     }
@@ -357,8 +376,11 @@ struct MQTTBench {
                             var local: [Double] = []
                             for index in 0..<(requests / clients) {
                                 let start = DispatchTime.now().uptimeNanoseconds
-                                let body = method == "POST" ? Array(#"{"state":{"reported":{"v":\#(worker * requests + index)}}}"#.utf8) : nil
-                                let response = try await client.request(method, "/things/api-bench-\(worker)/shadow", body: body)
+                                let body =
+                                    method == "POST"
+                                    ? Array(#"{"state":{"reported":{"v":\#(worker * requests + index)}}}"#.utf8) : nil
+                                let response = try await client.request(
+                                    method, "/things/api-bench-\(worker)/shadow", body: body)
                                 precondition(response.status == 200, "\(method) answered \(response.status)")
                                 local.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
                             }
@@ -369,10 +391,11 @@ struct MQTTBench {
                 }
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9
                 latencies.sort()
-                results.append(Result(
-                    name: name, things: clients, window: clients, requests: latencies.count,
-                    perSecond: Double(latencies.count) / seconds, p50: latencies[latencies.count / 2],
-                    p99: latencies[latencies.count * 99 / 100]))
+                results.append(
+                    Result(
+                        name: name, things: clients, window: clients, requests: latencies.count,
+                        perSecond: Double(latencies.count) / seconds, p50: latencies[latencies.count / 2],
+                        p99: latencies[latencies.count * 99 / 100]))
             }
         }
         // hubctl: a whole process per command, start-up included.
@@ -382,17 +405,19 @@ struct MQTTBench {
             let start = DispatchTime.now().uptimeNanoseconds
             let devnull = open("/dev/null", O_WRONLY)
             let child = try ChildProcess(
-                executable: hubctl, arguments: ["--socket", directory + "/hubctl.sock", "status"], standardOutput: devnull)
+                executable: hubctl, arguments: ["--socket", directory + "/hubctl.sock", "status"],
+                standardOutput: devnull)
             close(devnull)
             let exit = await child.waitForExit()
             precondition(exit.status == 0, "hubctl status \(exit)")
             wall.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }
         wall.sort()
-        results.append(Result(
-            name: "hubctl status (process)", things: 1, window: 1, requests: wall.count,
-            perSecond: Double(wall.count) / (wall.reduce(0, +) / 1000), p50: wall[wall.count / 2],
-            p99: wall[wall.count - 1]))
+        results.append(
+            Result(
+                name: "hubctl status (process)", things: 1, window: 1, requests: wall.count,
+                perSecond: Double(wall.count) / (wall.reduce(0, +) / 1000), p50: wall[wall.count / 2],
+                p99: wall[wall.count - 1]))
         return results
     }
 
@@ -414,7 +439,9 @@ struct MQTTBench {
             buffer.copyBytes(from: Array(socketPath.utf8.prefix(buffer.count - 1)) + [0])
         }
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard connected == 0 else { return false }
         let request = Array("GET /v1/health HTTP/1.0\r\n\r\n".utf8)

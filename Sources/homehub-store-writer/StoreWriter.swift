@@ -1,8 +1,9 @@
+import HubCore
+import HubStore
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import HubCore
-import HubStore
 
 /// A test helper for the durability test: `homehub-store-writer DB WRITERS [UPDATES]`.
 ///
@@ -29,8 +30,12 @@ struct StoreWriter {
                     for version in 1...Int64(max(1, updates)) {
                         let previous = version == 1 ? nil : record.version
                         record.version = version
-                        record.reported = ["sequence": .integer(version), "padding": .string(String(repeating: "x", count: 200))]
-                        record.reportedMetadata = ["sequence": ["timestamp": .integer(version)], "padding": ["timestamp": 0]]
+                        record.reported = [
+                            "sequence": .integer(version), "padding": .string(String(repeating: "x", count: 200)),
+                        ]
+                        record.reportedMetadata = [
+                            "sequence": ["timestamp": .integer(version)], "padding": ["timestamp": 0],
+                        ]
                         try await store.saveShadow(id, record, replacing: previous, at: version)
                         emit("ack writer-\(writer) \(version)\n", to: 1)
                     }

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-    @preconcurrency import Glibc
-#endif
 import HubDaemon
 import HubProcess
 import Logging
 import Metrics
 import Prometheus
+
+#if canImport(Glibc)
+    @preconcurrency import Glibc
+#endif
 
 // homehubd: builds the services from the configuration and runs them. Nothing else lives here.
 
@@ -15,7 +16,6 @@ let usage = """
            homehubd --version
 
     """
-
 
 func fail(_ message: String, status: Int32 = 1) -> Never {
     fputs("homehubd: \(message)\n", stderr)

@@ -19,9 +19,12 @@ struct AuditCommand: AsyncParsableCommand {
         Output.table(
             ["TIME", "USER", "UID", "PID", "ACTION", "TARGET", "RESULT"],
             (body["entries"]?.arrayValue ?? []).map { entry in
-                [Output.time(entry["time"]), Output.text(entry["user"]), Output.text(entry["uid"]), Output.text(entry["pid"]),
+                [
+                    Output.time(entry["time"]), Output.text(entry["user"]), Output.text(entry["uid"]),
+                    Output.text(entry["pid"]),
                     Output.text(entry["action"]), Output.text(entry["target"]),
-                    Output.text(entry["result"]) + (entry["detail"].map { " " + Output.text($0) } ?? "")]
+                    Output.text(entry["result"]) + (entry["detail"].map { " " + Output.text($0) } ?? ""),
+                ]
             })
     }
 }

@@ -8,7 +8,8 @@ import HubCore
 
 /// Options shared by `cmd`, `lock` and `unlock`.
 struct CommandOptions: ParsableArguments {
-    @Option(name: .long, help: "Seconds the command may wait for delivery before it EXPIRES (default 60).") var ttl: Double?
+    @Option(name: .long, help: "Seconds the command may wait for delivery before it EXPIRES (default 60).") var ttl:
+        Double?
     @Option(name: .long, help: "Seconds the command may run (default: the device type's).") var timeout: Double?
     @Option(name: .long, help: "A key that makes a repeated request return the first command instead of running again.")
     var idempotencyKey: String?
@@ -34,7 +35,9 @@ enum CommandExit {
 
 enum CommandRunner {
     /// Creates the command and, with --wait, follows it live to its final state.
-    static func run(_ global: GlobalOptions, thing: String, name: String, parameters: JSONObject, options: CommandOptions) async throws {
+    static func run(
+        _ global: GlobalOptions, thing: String, name: String, parameters: JSONObject, options: CommandOptions
+    ) async throws {
         var request: JSONObject = ["command": .string(name), "parameters": .object(parameters)]
         if let ttl = options.ttl { request["ttlSeconds"] = .number(JSONNumber(ttl)) }
         if let timeout = options.timeout { request["timeoutSeconds"] = .number(JSONNumber(timeout)) }
@@ -47,7 +50,9 @@ enum CommandRunner {
                 print("\(Output.text(command["id"]))  \(name) \(thing): \(Output.text(command["state"]))")
             }
             let state = command["state"]?.stringValue ?? ""
-            if CommandExit.finalStates.contains(state) && state != "SUCCEEDED" { throw ExitCode(CommandExit.status(for: state)) }
+            if CommandExit.finalStates.contains(state) && state != "SUCCEEDED" {
+                throw ExitCode(CommandExit.status(for: state))
+            }
             return
         }
         // Subscribe first, so that no change between the request and the stream is missed.
@@ -84,7 +89,10 @@ enum CommandRunner {
         } else {
             var summary = "\(state)"
             if let message = final["message"]?.stringValue { summary += ": \(message)" }
-            if state != "SUCCEEDED", let reason = (final["transitions"]?.arrayValue?.last?["reason"]?.stringValue ?? final["reason"]?.stringValue) {
+            if state != "SUCCEEDED",
+                let reason =
+                    (final["transitions"]?.arrayValue?.last?["reason"]?.stringValue ?? final["reason"]?.stringValue)
+            {
                 summary += " (\(reason))"
             }
             print(summary)
@@ -169,7 +177,9 @@ actor Follower {
         if let last, CommandExit.finalStates.contains(last["state"]?.stringValue ?? "") {
             return await poll() ?? last
         }
-        if let polled = await poll(), CommandExit.finalStates.contains(polled["state"]?.stringValue ?? "") { return polled }
+        if let polled = await poll(), CommandExit.finalStates.contains(polled["state"]?.stringValue ?? "") {
+            return polled
+        }
         let event = await withCheckedContinuation { finished = $0 }
         return await poll() ?? event
     }
@@ -228,7 +238,9 @@ struct CommandsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "Recent commands, newest first.")
         @OptionGroup var global: GlobalOptions
         @Option(name: .long) var thing: String?
-        @Option(name: .long, help: "QUEUED, SENT, RUNNING, SUCCEEDED, FAILED, TIMED_OUT, EXPIRED, REJECTED or CANCELED.") var state: String?
+        @Option(
+            name: .long, help: "QUEUED, SENT, RUNNING, SUCCEEDED, FAILED, TIMED_OUT, EXPIRED, REJECTED or CANCELED.")
+        var state: String?
         @Option(name: .shortAndLong) var limit = 50
 
         func run() async throws {
@@ -244,9 +256,12 @@ struct CommandsCommand: AsyncParsableCommand {
                 ["ID", "THING", "COMMAND", "STATE", "CREATED", "BY", "MESSAGE"],
                 (body["commands"]?.arrayValue ?? []).map { command in
                     let created = command["createdAt"]?.numberValue?.exactInteger.map { JSONValue.integer($0 / 1000) }
-                    return [Output.text(command["id"]), Output.text(command["thing"]), Output.text(command["command"]),
-                        Output.text(command["state"]), Output.time(created), Output.text(command["requester"]?["user"] ?? "-"),
-                        Output.text(command["message"] ?? "")]
+                    return [
+                        Output.text(command["id"]), Output.text(command["thing"]), Output.text(command["command"]),
+                        Output.text(command["state"]), Output.time(created),
+                        Output.text(command["requester"]?["user"] ?? "-"),
+                        Output.text(command["message"] ?? ""),
+                    ]
                 })
         }
     }
@@ -262,21 +277,29 @@ struct CommandsCommand: AsyncParsableCommand {
                 print(command.compactText)
                 return
             }
-            print("\(id)  \(Output.text(command["command"])) \(Output.text(command["thing"]))  \(Output.text(command["state"]))")
-            print("requested by \(Output.text(command["requester"]?["user"] ?? "-"))  parameters \(Output.text(command["parameters"]))")
+            print(
+                "\(id)  \(Output.text(command["command"])) \(Output.text(command["thing"]))  \(Output.text(command["state"]))"
+            )
+            print(
+                "requested by \(Output.text(command["requester"]?["user"] ?? "-"))  parameters \(Output.text(command["parameters"]))"
+            )
             if let message = command["message"], message != .null { print("message: \(Output.text(message))") }
             if let result = command["result"], result != .null { print("result: \(result.compactText)") }
             Output.table(
                 ["TIME", "STATE", "REASON"],
                 (command["transitions"]?.arrayValue ?? []).map { step in
                     let at = step["at"]?.numberValue?.exactInteger ?? 0
-                    return [Output.time(.integer(at / 1000)) + milliseconds(at % 1000), Output.text(step["state"]), Output.text(step["reason"])]
+                    return [
+                        Output.time(.integer(at / 1000)) + milliseconds(at % 1000), Output.text(step["state"]),
+                        Output.text(step["reason"]),
+                    ]
                 })
         }
     }
 
     struct Cancel: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a command that has not ended.")
+        static let configuration = CommandConfiguration(
+            commandName: "cancel", abstract: "Cancel a command that has not ended.")
         @OptionGroup var global: GlobalOptions
         @Argument var id: String
 

@@ -38,7 +38,8 @@ struct Hubctl: AsyncParsableCommand {
             13 REJECTED, 14 CANCELED.
             """,
         subcommands: [
-            StatusCommand.self, ThingsCommand.self, ShadowCommand.self, SetCommand.self, WatchCommand.self, PluginsCommand.self,
+            StatusCommand.self, ThingsCommand.self, ShadowCommand.self, SetCommand.self, WatchCommand.self,
+            PluginsCommand.self,
             AuditCommand.self, CmdCommand.self, UnlockCommand.self, LockCommand.self, CommandsCommand.self,
         ]
     )

@@ -8,7 +8,8 @@ struct PluginsCommand: AsyncParsableCommand {
         subcommands: [List.self, Show.self, Check.self, Restart.self], defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "Loaded plugins, and folders that were skipped.")
+        static let configuration = CommandConfiguration(
+            commandName: "list", abstract: "Loaded plugins, and folders that were skipped.")
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
@@ -20,10 +21,12 @@ struct PluginsCommand: AsyncParsableCommand {
             Output.table(
                 ["ID", "STATE", "PID", "RESTARTS", "TYPES", "PROBLEM"],
                 (body["plugins"]?.arrayValue ?? []).map { plugin in
-                    [Output.text(plugin["id"]), Output.text(plugin["state"]), Output.text(plugin["pid"] ?? "-"),
+                    [
+                        Output.text(plugin["id"]), Output.text(plugin["state"]), Output.text(plugin["pid"] ?? "-"),
                         Output.text(plugin["restarts"]),
                         (plugin["deviceTypes"]?.arrayValue ?? []).map { Output.text($0) }.joined(separator: ","),
-                        Output.text(plugin["lastProblem"] ?? "")]
+                        Output.text(plugin["lastProblem"] ?? ""),
+                    ]
                 })
             let skipped = body["skipped"]?.arrayValue ?? []
             if !skipped.isEmpty {
@@ -34,7 +37,8 @@ struct PluginsCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "A plugin with its device types, attributes and commands.")
+        static let configuration = CommandConfiguration(
+            commandName: "show", abstract: "A plugin with its device types, attributes and commands.")
         @OptionGroup var global: GlobalOptions
         @Argument var id: String
 
@@ -44,27 +48,38 @@ struct PluginsCommand: AsyncParsableCommand {
                 print(plugin.compactText)
                 return
             }
-            print("\(id)  \(Output.text(plugin["state"]))  pid \(Output.text(plugin["pid"] ?? "-"))  restarts \(Output.text(plugin["restarts"]))")
+            print(
+                "\(id)  \(Output.text(plugin["state"]))  pid \(Output.text(plugin["pid"] ?? "-"))  restarts \(Output.text(plugin["restarts"]))"
+            )
             if let problem = plugin["lastProblem"], problem != .null { print("last problem: \(Output.text(problem))") }
             for type in plugin["deviceTypes"]?.arrayValue ?? [] {
                 print("\ndevice type \(Output.text(type["name"]))")
                 for shadow in type["shadows"]?.arrayValue ?? [] {
                     print("  shadow \(Output.text(shadow["name"]))")
                     let rows = (shadow["attributes"]?.objectValue ?? [:]).map { name, attribute in
-                        ["    " + name, Output.text(attribute["type"]), describe(attribute), attribute["writable"] == false ? "read-only" : ""]
+                        [
+                            "    " + name, Output.text(attribute["type"]), describe(attribute),
+                            attribute["writable"] == false ? "read-only" : "",
+                        ]
                     }
                     Output.table(["    ATTRIBUTE", "TYPE", "RULE", ""], rows)
                 }
                 for (name, command) in type["commands"]?.objectValue ?? [:] {
-                    print("  command \(name)\(command["sensitive"] == true ? " (sensitive)" : "")  timeout \(Output.text(command["timeoutSeconds"])) s")
+                    print(
+                        "  command \(name)\(command["sensitive"] == true ? " (sensitive)" : "")  timeout \(Output.text(command["timeoutSeconds"])) s"
+                    )
                 }
             }
         }
 
         func describe(_ attribute: JSONValue) -> String {
             var parts: [String] = []
-            if let values = attribute["values"]?.arrayValue { parts.append(values.map { Output.text($0) }.joined(separator: "|")) }
-            if let minimum = attribute["min"], let maximum = attribute["max"] { parts.append("\(Output.text(minimum))…\(Output.text(maximum))") }
+            if let values = attribute["values"]?.arrayValue {
+                parts.append(values.map { Output.text($0) }.joined(separator: "|"))
+            }
+            if let minimum = attribute["min"], let maximum = attribute["max"] {
+                parts.append("\(Output.text(minimum))…\(Output.text(maximum))")
+            }
             if let step = attribute["step"] { parts.append("step \(Output.text(step))") }
             if let unit = attribute["unit"] { parts.append(Output.text(unit)) }
             return parts.joined(separator: " ")
@@ -81,19 +96,28 @@ struct PluginsCommand: AsyncParsableCommand {
             switch PluginCatalog.check(directory) {
             case .success(let plugin):
                 if global.json {
-                    print(JSONValue.object(["ok": true, "id": .string(plugin.manifest.id), "deviceTypes": .array(plugin.manifest.deviceTypes.map { .string($0.name) })]).compactText)
+                    print(
+                        JSONValue.object([
+                            "ok": true, "id": .string(plugin.manifest.id),
+                            "deviceTypes": .array(plugin.manifest.deviceTypes.map { .string($0.name) }),
+                        ]).compactText)
                 } else {
-                    print("\(directory): plugin '\(plugin.manifest.id)' \(plugin.manifest.version) is valid; device types: \(plugin.manifest.deviceTypes.map(\.name).joined(separator: ", "))")
+                    print(
+                        "\(directory): plugin '\(plugin.manifest.id)' \(plugin.manifest.version) is valid; device types: \(plugin.manifest.deviceTypes.map(\.name).joined(separator: ", "))"
+                    )
                 }
             case .failure(let problem):
-                if global.json { print(JSONValue.object(["ok": false, "reason": .string(problem.reason)]).compactText) }
+                if global.json {
+                    print(JSONValue.object(["ok": false, "reason": .string(problem.reason)]).compactText)
+                }
                 throw Output.fail(problem.reason, code: .rejected)
             }
         }
     }
 
     struct Restart: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "restart", abstract: "Restart a plugin's process (also out of quarantine).")
+        static let configuration = CommandConfiguration(
+            commandName: "restart", abstract: "Restart a plugin's process (also out of quarantine).")
         @OptionGroup var global: GlobalOptions
         @Argument var id: String
 

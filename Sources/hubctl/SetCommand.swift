@@ -26,11 +26,17 @@ struct SetCommand: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         var shadow = name
-        if shadow == nil, let thing = try? await global.client.request("GET", "/v1/things/\(thing)"), thing.status == 200 {
+        if shadow == nil, let thing = try? await global.client.request("GET", "/v1/things/\(thing)"),
+            thing.status == 200
+        {
             shadow = thing.json?["primaryShadow"]?.stringValue
         }
         let path = "/things/\(thing)/shadow" + (shadow.map { "?name=\($0)" } ?? "")
         let accepted = try await global.call("POST", path, body: ["state": ["desired": .object(desired)]])
-        print(global.json ? accepted.compactText : "\(thing): desired \(JSONValue.object(desired).compactText) accepted, version \(Output.text(accepted["version"]))")
+        print(
+            global.json
+                ? accepted.compactText
+                : "\(thing): desired \(JSONValue.object(desired).compactText) accepted, version \(Output.text(accepted["version"]))"
+        )
     }
 }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-    @preconcurrency import Glibc
-#endif
 import ArgumentParser
 import HubCore
 import HubProcess
+
+#if canImport(Glibc)
+    @preconcurrency import Glibc
+#endif
 
 struct ShadowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,7 +38,8 @@ struct ShadowCommand: AsyncParsableCommand {
         @OptionGroup var target: Target
         @Option(name: .long, parsing: .upToNextOption, help: "Desired state as key=value.") var desired: [String] = []
         @Option(name: .long, parsing: .upToNextOption, help: "Reported state as key=value.") var reported: [String] = []
-        @Option(name: .long, help: "A whole update document ({\"state\": …}) from a file, - for stdin.") var file: String?
+        @Option(name: .long, help: "A whole update document ({\"state\": …}) from a file, - for stdin.") var file:
+            String?
         @Option(name: .long, help: "Only if the shadow is at this version (else 409).") var version: Int?
 
         func validate() throws {
@@ -49,7 +51,8 @@ struct ShadowCommand: AsyncParsableCommand {
         func run() async throws {
             var request: JSONObject
             if let file {
-                guard let text = FileContents.text(file), let document = try? JSONParser().parse(Array(text.utf8)) else {
+                guard let text = FileContents.text(file), let document = try? JSONParser().parse(Array(text.utf8))
+                else {
                     throw ValidationError("\(file) does not hold a JSON document")
                 }
                 request = document.objectValue ?? [:]
@@ -65,7 +68,9 @@ struct ShadowCommand: AsyncParsableCommand {
             }
             if let version { request["version"] = .integer(Int64(version)) }
             let accepted = try await global.call("POST", target.path, body: .object(request))
-            print(global.json ? accepted.compactText : "\(target.title): accepted, version \(Output.text(accepted["version"]))")
+            print(
+                global.json
+                    ? accepted.compactText : "\(target.title): accepted, version \(Output.text(accepted["version"]))")
         }
     }
 
@@ -76,7 +81,8 @@ struct ShadowCommand: AsyncParsableCommand {
 
         func run() async throws {
             let body = try await global.call("DELETE", target.path)
-            print(global.json ? body.compactText : "\(target.title): deleted at version \(Output.text(body["version"]))")
+            print(
+                global.json ? body.compactText : "\(target.title): deleted at version \(Output.text(body["version"]))")
         }
     }
 }

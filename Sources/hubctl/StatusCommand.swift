@@ -2,7 +2,8 @@ import ArgumentParser
 import HubCore
 
 struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the hub's version, uptime, broker and counts.")
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show the hub's version, uptime, broker and counts.")
 
     @OptionGroup var global: GlobalOptions
 
@@ -13,7 +14,9 @@ struct StatusCommand: AsyncParsableCommand {
             return
         }
         let broker = status["broker"]?["connected"]?.boolValue == true ? "connected" : "disconnected"
-        print("homehubd \(Output.text(status["version"]))  up \(Output.text(status["uptimeSeconds"])) s  ready: \(Output.text(status["ready"]))")
+        print(
+            "homehubd \(Output.text(status["version"]))  up \(Output.text(status["uptimeSeconds"])) s  ready: \(Output.text(status["ready"]))"
+        )
         print("broker:   \(broker) since \(Output.time(status["broker"]?["since"]))")
         print("things:   \(Output.text(status["counts"]?["things"]))")
         print("shadows:  \(Output.text(status["counts"]?["shadows"]))")

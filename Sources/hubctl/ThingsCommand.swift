@@ -21,8 +21,10 @@ struct ThingsCommand: AsyncParsableCommand {
                 ["NAME", "TYPE", "SHADOWS", "REGISTERED"],
                 things.map { thing in
                     let shadows = (thing["shadows"]?.arrayValue ?? []).map { $0.stringValue ?? "(classic)" }
-                    return [Output.text(thing["name"]), Output.text(thing["type"] ?? "-"), shadows.joined(separator: ","),
-                        Output.time(thing["createdAt"])]
+                    return [
+                        Output.text(thing["name"]), Output.text(thing["type"] ?? "-"), shadows.joined(separator: ","),
+                        Output.time(thing["createdAt"]),
+                    ]
                 })
         }
     }
@@ -50,7 +52,8 @@ struct ThingsCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a thing, its shadows and connectivity.")
+        static let configuration = CommandConfiguration(
+            commandName: "show", abstract: "Show a thing, its shadows and connectivity.")
         @OptionGroup var global: GlobalOptions
         @Argument var name: String
 
@@ -60,7 +63,8 @@ struct ThingsCommand: AsyncParsableCommand {
                 print(thing.compactText)
                 return
             }
-            print("\(name)  type: \(Output.text(thing["type"] ?? "-"))  registered: \(Output.text(thing["registered"]))")
+            print(
+                "\(name)  type: \(Output.text(thing["type"] ?? "-"))  registered: \(Output.text(thing["registered"]))")
             let connectivity = thing["connectivity"]
             switch connectivity?["connected"]?.boolValue {
             case true?: print("connected since \(Output.time(connectivity?["since"]))")

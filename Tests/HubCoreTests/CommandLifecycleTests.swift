@@ -100,7 +100,10 @@ struct CommandLifecycleTests {
         for final in [CommandState.succeeded, .failed, .timedOut, .expired, .rejected, .canceled] {
             var c = command()
             c.state = final
-            for event in [CommandEvent.delivered, .progress(percent: 1, message: nil), .cancel(by: "x"), .tick, .refused(reason: "r")] {
+            for event in [
+                CommandEvent.delivered, .progress(percent: 1, message: nil), .cancel(by: "x"), .tick,
+                .refused(reason: "r"),
+            ] {
                 c.apply(event, at: 99_000)
                 #expect(c.state == final)
             }

@@ -63,7 +63,10 @@ struct ScheduleTimeTests {
         let hourly = try CronExpression("30 * * * *")
         let night = hourly.firings(after: Self.utc(2026, 10, 24, 23, 0), count: 3, in: berlin)
         // 01:30 CEST, 02:30 CEST, then 03:30 CET: the second 02:30 does not fire.
-        #expect(night.map(\.instant) == [Self.utc(2026, 10, 24, 23, 30), Self.utc(2026, 10, 25, 0, 30), Self.utc(2026, 10, 25, 2, 30)])
+        #expect(
+            night.map(\.instant) == [
+                Self.utc(2026, 10, 24, 23, 30), Self.utc(2026, 10, 25, 0, 30), Self.utc(2026, 10, 25, 2, 30),
+            ])
     }
 
     @Test func newYorkFallBack() throws {
@@ -125,15 +128,19 @@ struct WeeklyProgramTests {
 
     @Test func nextTransitionsInOrder() throws {
         let program = try WeeklyProgram(Self.week)
-        let next = program.transitions(after: ScheduleTimeTests.utc(2026, 12, 4, 20), count: 3, in: .utc)  // Friday 20:00
-        #expect(next.map(\.firing.instant) == [
-            ScheduleTimeTests.utc(2026, 12, 4, 22, 30), ScheduleTimeTests.utc(2026, 12, 5, 8), ScheduleTimeTests.utc(2026, 12, 5, 23),
-        ])
+        // From Friday 20:00.
+        let next = program.transitions(after: ScheduleTimeTests.utc(2026, 12, 4, 20), count: 3, in: .utc)
+        #expect(
+            next.map(\.firing.instant) == [
+                ScheduleTimeTests.utc(2026, 12, 4, 22, 30), ScheduleTimeTests.utc(2026, 12, 5, 8),
+                ScheduleTimeTests.utc(2026, 12, 5, 23),
+            ])
         #expect(next.map(\.patch) == [["targetTemperature": 16], ["targetTemperature": 21], ["targetTemperature": 16]])
     }
 
     @Test(arguments: [
-        ("mon-fri 6h30 t=1", "must be HH:MM"), ("someday 06:30 t=1", "is not a day"), ("mon 06:30", "must be DAYS HH:MM"),
+        ("mon-fri 6h30 t=1", "must be HH:MM"), ("someday 06:30 t=1", "is not a day"),
+        ("mon 06:30", "must be DAYS HH:MM"),
         ("mon 06:30 novalue", "is not key=value"), ("", "at least one entry"),
     ])
     func invalidProgramsSayWhatIsWrong(_ text: String, _ expected: String) {

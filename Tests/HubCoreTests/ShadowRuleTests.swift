@@ -83,11 +83,12 @@ struct ShadowRuleTests {
         #expect(record?.desiredMetadata == ["colors": [["timestamp": 101]]])
     }
 
-    @Test(arguments: [
-        ["state": ["desired": ["a": [1, nil]]]],
-        ["state": ["reported": ["a": [[nil]]]]],
-        ["state": ["desired": ["a": [["b": nil]]]]],
-    ] as [JSONValue])
+    @Test(
+        arguments: [
+            ["state": ["desired": ["a": [1, nil]]]],
+            ["state": ["reported": ["a": [[nil]]]]],
+            ["state": ["desired": ["a": [["b": nil]]]]],
+        ] as [JSONValue])
     func nullInsideAnArrayIsRejected(_ request: JSONValue) {
         #expect(engine.rejection(nil, request) == .arrayContainsNull)
     }
@@ -136,7 +137,8 @@ struct ShadowRuleTests {
 
     @Test func acceptedEchoesTheRequestWithLeafMetadataForNulls() throws {
         let first = try engine.update(nil, ["state": ["reported": ["a": 1]]], at: 10)
-        let accepted = try engine.update(first.record, ["state": ["reported": ["a": nil], "desired": nil]], at: 20).accepted
+        let accepted = try engine.update(first.record, ["state": ["reported": ["a": nil], "desired": nil]], at: 20)
+            .accepted
         #expect(accepted["state"] == ["reported": ["a": nil], "desired": nil])
         #expect(accepted["metadata"] == ["reported": ["a": ["timestamp": 20]], "desired": ["timestamp": 20]])
     }
@@ -182,7 +184,9 @@ struct ShadowRuleTests {
         let record = try engine.applying([["state": ["desired": ["a": 1]]], ["state": ["desired": ["a": 2]]]])
         let deletion = try engine.delete(record, id: classic, clientToken: "d", at: 50)
         #expect(deletion.accepted == ["version": 2, "timestamp": 50, "clientToken": "d"])
-        #expect(throws: ShadowError.noShadow(classic)) { try engine.get(deletion.record, id: classic, clientToken: nil, at: 51) }
+        #expect(throws: ShadowError.noShadow(classic)) {
+            try engine.get(deletion.record, id: classic, clientToken: nil, at: 51)
+        }
         let recreated = try engine.update(deletion.record, ["state": ["reported": ["b": 1]], "version": 2])
         #expect(recreated.record.version == 3)
         #expect(recreated.record.desired == nil)
@@ -196,20 +200,28 @@ struct ShadowRuleTests {
         #expect(update.accepted["clientToken"] == "tok")
         #expect(update.delta?["clientToken"] == "tok")
         #expect(update.documents["clientToken"] == "tok")
-        #expect(try engine.get(update.record, id: classic, payload: Array(#"{"clientToken":"g"}"#.utf8), at: 1)["clientToken"] == "g")
-        #expect(try engine.delete(update.record, id: classic, payload: Array(#"{"clientToken":"x"}"#.utf8), at: 1).accepted["clientToken"] == "x")
+        #expect(
+            try engine.get(update.record, id: classic, payload: Array(#"{"clientToken":"g"}"#.utf8), at: 1)[
+                "clientToken"] == "g")
+        #expect(
+            try engine.delete(update.record, id: classic, payload: Array(#"{"clientToken":"x"}"#.utf8), at: 1).accepted[
+                "clientToken"] == "x")
     }
 
     @Test func clientTokenLimitCountsBytesAndAnInvalidTokenIsNotEchoed() {
         let euro = String(repeating: "€", count: 22)  // 66 bytes, 22 characters
-        #expect(engine.rejection(nil, ["state": ["desired": ["a": 1]], "clientToken": .string(euro)]) == .invalidClientToken)
+        #expect(
+            engine.rejection(nil, ["state": ["desired": ["a": 1]], "clientToken": .string(euro)]) == .invalidClientToken
+        )
         #expect(engine.rejection(nil, ["state": ["desired": ["a": 1]], "clientToken": 5]) == .invalidClientToken)
         let sixtyFour = String(repeating: "a", count: 64)
         #expect(engine.rejection(nil, ["state": ["desired": ["a": 1]], "clientToken": .string(sixtyFour)]) == nil)
     }
 
     @Test func errorsAfterTheTokenCheckEchoIt() {
-        #expect(engine.rejection(nil, ["clientToken": "c"]) == ShadowError(code: 400, message: "Missing required node: state", clientToken: "c"))
+        #expect(
+            engine.rejection(nil, ["clientToken": "c"])
+                == ShadowError(code: 400, message: "Missing required node: state", clientToken: "c"))
     }
 
     // MARK: request shape (§7)
@@ -219,7 +231,9 @@ struct ShadowRuleTests {
         #expect(engine.rejection(nil, Array("{\"state\": ".utf8)) == .invalidJSON)
         #expect(engine.rejection(nil, []) == .invalidJSON)
         #expect(engine.rejection(nil, Array("[1]".utf8)) == .invalidJSON)
-        #expect(throws: ShadowError.invalidJSON) { try engine.get(nil, id: classic, payload: Array("nope".utf8), at: 1) }
+        #expect(throws: ShadowError.invalidJSON) {
+            try engine.get(nil, id: classic, payload: Array("nope".utf8), at: 1)
+        }
     }
 
     @Test func malformedStateNodes() {
@@ -260,7 +274,9 @@ struct ShadowRuleTests {
         #expect(full.record.stateByteCount == 8192)
         #expect(engine.rejection(full.record, ["state": ["desired": ["b": 1]]]) == .payloadTooLarge)
         #expect(engine.rejection(full.record, ["state": ["desired": ["a": nil]]]) == nil)
-        #expect(ShadowEngine(limits: ShadowLimits(maxDocumentBytes: 100)).rejection(first.record, ["state": ["desired": ["b": 1]]]) == .payloadTooLarge)
+        #expect(
+            ShadowEngine(limits: ShadowLimits(maxDocumentBytes: 100)).rejection(
+                first.record, ["state": ["desired": ["b": 1]]]) == .payloadTooLarge)
     }
 
     @Test func namesFollowAWSRules() {
@@ -286,24 +302,31 @@ struct ShadowRuleTests {
     @Test func getShowsOnlyNonEmptySectionsAndTheDeltaWithItsMetadata() throws {
         let record = try engine.applying([["state": ["desired": ["a": 1], "reported": ["a": 2]]]], start: 5)
         let got = try engine.get(record, id: classic, clientToken: nil, at: 9)
-        #expect(got == [
-            "state": ["desired": ["a": 1], "reported": ["a": 2], "delta": ["a": 1]],
-            "metadata": ["desired": ["a": ["timestamp": 5]], "reported": ["a": ["timestamp": 5]], "delta": ["a": ["timestamp": 5]]],
-            "version": 1, "timestamp": 9,
-        ])
+        #expect(
+            got == [
+                "state": ["desired": ["a": 1], "reported": ["a": 2], "delta": ["a": 1]],
+                "metadata": [
+                    "desired": ["a": ["timestamp": 5]], "reported": ["a": ["timestamp": 5]],
+                    "delta": ["a": ["timestamp": 5]],
+                ],
+                "version": 1, "timestamp": 9,
+            ])
     }
 
     @Test func documentsCarrySnapshotsWithoutDelta() throws {
         let first = try engine.update(nil, ["state": ["desired": ["a": 1]]], at: 1)
         let second = try engine.update(first.record, ["state": ["reported": ["a": 2]], "clientToken": "c"], at: 2)
-        #expect(second.documents == [
-            "previous": ["state": ["desired": ["a": 1]], "metadata": ["desired": ["a": ["timestamp": 1]]], "version": 1],
-            "current": [
-                "state": ["desired": ["a": 1], "reported": ["a": 2]],
-                "metadata": ["desired": ["a": ["timestamp": 1]], "reported": ["a": ["timestamp": 2]]], "version": 2,
-            ],
-            "timestamp": 2, "clientToken": "c",
-        ])
+        #expect(
+            second.documents == [
+                "previous": [
+                    "state": ["desired": ["a": 1]], "metadata": ["desired": ["a": ["timestamp": 1]]], "version": 1,
+                ],
+                "current": [
+                    "state": ["desired": ["a": 1], "reported": ["a": 2]],
+                    "metadata": ["desired": ["a": ["timestamp": 1]], "reported": ["a": ["timestamp": 2]]], "version": 2,
+                ],
+                "timestamp": 2, "clientToken": "c",
+            ])
     }
 
     @Test func errorDocumentHasCodeMessageAndTokenOnly() {

@@ -41,7 +41,9 @@ struct VectorMatcher {
             }
             guard let actualObject = actual.objectValue else { return "\(path): \(actual) is not an object" }
             for (key, value) in object {
-                if let problem = mismatch(expected: value, actual: actualObject[key], mode: mode, path: "\(path).\(key)") {
+                if let problem = mismatch(
+                    expected: value, actual: actualObject[key], mode: mode, path: "\(path).\(key)")
+                {
                     return problem
                 }
             }
@@ -56,7 +58,9 @@ struct VectorMatcher {
                 return "\(path): \(actual) is not an array of \(array.count)"
             }
             for (index, element) in array.enumerated() {
-                if let problem = mismatch(expected: element, actual: actualArray[index], mode: mode, path: "\(path)[\(index)]") {
+                if let problem = mismatch(
+                    expected: element, actual: actualArray[index], mode: mode, path: "\(path)[\(index)]")
+                {
                     return problem
                 }
             }

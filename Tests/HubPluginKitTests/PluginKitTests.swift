@@ -47,9 +47,14 @@ struct PluginKitTests {
         let plugin = EchoPlugin(host: host)
         fake.send([
             "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": ["devices": [["thing": "lamp", "type": "echo", "shadows": ["state": ["desired": ["on": true]]]]]],
+            "params": [
+                "devices": [["thing": "lamp", "type": "echo", "shadows": ["state": ["desired": ["on": true]]]]]
+            ],
         ])
-        fake.send(["jsonrpc": "2.0", "method": "shadow.delta", "params": ["thing": "lamp", "shadow": "state", "delta": ["level": 3]]])
+        fake.send([
+            "jsonrpc": "2.0", "method": "shadow.delta",
+            "params": ["thing": "lamp", "shadow": "state", "delta": ["level": 3]],
+        ])
         fake.send(["jsonrpc": "2.0", "id": 2, "method": "ping"])
         fake.send([
             "jsonrpc": "2.0", "id": 3, "method": "command.execute",
@@ -67,9 +72,11 @@ struct PluginKitTests {
         #expect(lines.contains { $0["id"] == 2 && $0["result"] == "pong" })
         #expect(lines.contains { $0["id"] == 4 && $0["error"]?["code"] == -32601 })
         #expect(lines.contains { $0["method"] == "command.progress" && $0["params"]?["status"] == "RUNNING" })
-        #expect(lines.contains {
-            $0["method"] == "command.result" && $0["params"]?["status"] == "SUCCEEDED" && $0["params"]?["result"] == ["echo": ["times": 2]]
-        })
+        #expect(
+            lines.contains {
+                $0["method"] == "command.result" && $0["params"]?["status"] == "SUCCEEDED"
+                    && $0["params"]?["result"] == ["echo": ["times": 2]]
+            })
         #expect(lines.allSatisfy { $0["jsonrpc"] == "2.0" })
     }
 }

@@ -4,7 +4,8 @@ import HubPlugins
 import Testing
 
 struct ManifestTests {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+        .path
 
     func problem(_ folder: String) -> String? {
         if case .failure(let problem) = PluginCatalog.check("\(Self.fixtures)/\(folder)") { return problem.reason }
@@ -20,7 +21,9 @@ struct ManifestTests {
         #expect(plugin.executablePath?.hasSuffix("/good/run.sh") == true)
         let type = try #require(plugin.manifest.deviceTypes.first)
         #expect(type.name == "thermostat" && type.primaryShadow == "climate")
-        #expect(type.attributes(of: "climate")?["target"] == AttributeSchema(kind: .number, minimum: 5, maximum: 30, step: 0.5, unit: "°C"))
+        #expect(
+            type.attributes(of: "climate")?["target"]
+                == AttributeSchema(kind: .number, minimum: 5, maximum: 30, step: 0.5, unit: "°C"))
         #expect(type.commands["unlock"]?.sensitive == true && type.commands["unlock"]?.heartbeatSeconds == 1)
     }
 
@@ -29,7 +32,10 @@ struct ManifestTests {
         #expect(problem("missing-executable")?.contains("does not exist") == true)
         #expect(problem("escaping-executable")?.contains("outside the plugin's folder") == true)
         #expect(problem("wrong-api")?.contains("supports hub API 2…3; this hub speaks 1") == true)
-        #expect(problem("bad-attribute")?.contains("'deviceTypes.t5.shadows[0].attributes.count.type' must be one of number, integer, boolean, string, enum (got 'float')") == true)
+        #expect(
+            problem("bad-attribute")?.contains(
+                "'deviceTypes.t5.shadows[0].attributes.count.type' must be one of number, integer, boolean, string, enum (got 'float')"
+            ) == true)
     }
 
     @Test func typeOnlyManifestHasNoExecutable() {
@@ -47,12 +53,27 @@ struct ManifestTests {
     }
 
     @Test(arguments: [
-        (#"{"name":"x","version":"1","hubApi":{"min":1,"max":1},"deviceTypes":{"a":{"shadows":[{"name":"s","attributes":{}}]}}}"#, "'id' is required"),
+        (
+            #"{"name":"x","version":"1","hubApi":{"min":1,"max":1},"deviceTypes":{"a":{"shadows":[{"name":"s","attributes":{}}]}}}"#,
+            "'id' is required"
+        ),
         (#"{"id":"X Y","name":"x","version":"1","hubApi":{"min":1,"max":1},"deviceTypes":{}}"#, "'id' may only hold"),
-        (#"{"id":"x","name":"x","version":"1","hubApi":{"min":1,"max":1},"deviceTypes":{}}"#, "must declare at least one device type"),
-        (#"{"id":"x","name":"x","version":"1","hubApi":{"min":1,"max":1},"executable":"../up","deviceTypes":{"a":{"shadows":[{"name":"s","attributes":{}}]}}}"#, "must be a path inside the plugin's folder"),
-        (#"{"id":"x","name":"x","version":"1","hubApi":{"min":1,"max":1},"deviceTypes":{"a":{"shadows":[{"name":"s","attributes":{"e":{"type":"enum"}}}]}}}"#, "is required for an enum"),
-        (#"{"id":"x","name":"x","version":"1","hubApi":{"min":1,"max":1},"surprise":1,"deviceTypes":{"a":{"shadows":[{"name":"s","attributes":{}}]}}}"#, "'surprise' is not a known key"),
+        (
+            #"{"id":"x","name":"x","version":"1","hubApi":{"min":1,"max":1},"deviceTypes":{}}"#,
+            "must declare at least one device type"
+        ),
+        (
+            #"{"id":"x","name":"x","version":"1","hubApi":{"min":1,"max":1},"executable":"../up","deviceTypes":{"a":{"shadows":[{"name":"s","attributes":{}}]}}}"#,
+            "must be a path inside the plugin's folder"
+        ),
+        (
+            #"{"id":"x","name":"x","version":"1","hubApi":{"min":1,"max":1},"deviceTypes":{"a":{"shadows":[{"name":"s","attributes":{"e":{"type":"enum"}}}]}}}"#,
+            "is required for an enum"
+        ),
+        (
+            #"{"id":"x","name":"x","version":"1","hubApi":{"min":1,"max":1},"surprise":1,"deviceTypes":{"a":{"shadows":[{"name":"s","attributes":{}}]}}}"#,
+            "'surprise' is not a known key"
+        ),
     ])
     func invalidManifestsNameTheFieldAndTheRule(_ json: String, _ expected: String) {
         do {
@@ -67,16 +88,18 @@ struct ManifestTests {
 struct DeviceTypeValidationTests {
     let type = DeviceType(
         name: "heater",
-        shadows: [(
-            "climate",
-            [
-                "targetTemperature": AttributeSchema(kind: .number, minimum: 5, maximum: 30, step: 0.5),
-                "mode": AttributeSchema(kind: .enum, values: ["off", "heat", "eco"]),
-                "count": AttributeSchema(kind: .integer),
-                "on": AttributeSchema(kind: .boolean),
-                "currentTemperature": AttributeSchema(kind: .number, writable: false),
-            ]
-        )])
+        shadows: [
+            (
+                "climate",
+                [
+                    "targetTemperature": AttributeSchema(kind: .number, minimum: 5, maximum: 30, step: 0.5),
+                    "mode": AttributeSchema(kind: .enum, values: ["off", "heat", "eco"]),
+                    "count": AttributeSchema(kind: .integer),
+                    "on": AttributeSchema(kind: .boolean),
+                    "currentTemperature": AttributeSchema(kind: .number, writable: false),
+                ]
+            )
+        ])
 
     func message(_ desired: JSONObject, shadow: String? = "climate") -> String? {
         do {
@@ -89,14 +112,26 @@ struct DeviceTypeValidationTests {
     }
 
     @Test func everyRuleNamesTheThingTheAttributeTheRuleAndTheValue() {
-        #expect(message(["targetTemperature": 45]) == "attribute 'targetTemperature' of heater 'living-room' must be between 5 and 30 (got 45)")
-        #expect(message(["targetTemperature": 21.3]) == "attribute 'targetTemperature' of heater 'living-room' must be in steps of 0.5 from 5 (got 21.3)")
-        #expect(message(["targetTemperature": "21"]) == "attribute 'targetTemperature' of heater 'living-room' must be a number (got \"21\")")
-        #expect(message(["mode": "turbo"]) == "attribute 'mode' of heater 'living-room' must be one of 'off', 'heat', 'eco' (got \"turbo\")")
+        #expect(
+            message(["targetTemperature": 45])
+                == "attribute 'targetTemperature' of heater 'living-room' must be between 5 and 30 (got 45)")
+        #expect(
+            message(["targetTemperature": 21.3])
+                == "attribute 'targetTemperature' of heater 'living-room' must be in steps of 0.5 from 5 (got 21.3)")
+        #expect(
+            message(["targetTemperature": "21"])
+                == "attribute 'targetTemperature' of heater 'living-room' must be a number (got \"21\")")
+        #expect(
+            message(["mode": "turbo"])
+                == "attribute 'mode' of heater 'living-room' must be one of 'off', 'heat', 'eco' (got \"turbo\")")
         #expect(message(["count": 1.5]) == "attribute 'count' of heater 'living-room' must be a whole number (got 1.5)")
         #expect(message(["on": 1]) == "attribute 'on' of heater 'living-room' must be true or false (got 1)")
-        #expect(message(["currentTemperature": 20]) == "attribute 'currentTemperature' of heater 'living-room' is read-only (got 20)")
-        #expect(message(["colour": "red"])?.hasPrefix("heater 'living-room' has no attribute 'colour' in shadow 'climate'") == true)
+        #expect(
+            message(["currentTemperature": 20])
+                == "attribute 'currentTemperature' of heater 'living-room' is read-only (got 20)")
+        #expect(
+            message(["colour": "red"])?.hasPrefix("heater 'living-room' has no attribute 'colour' in shadow 'climate'")
+                == true)
     }
 
     @Test func validValuesNullsAndOtherShadowsPass() {

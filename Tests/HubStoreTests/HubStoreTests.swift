@@ -70,7 +70,8 @@ struct HubStoreTests {
                     // Every tenth write claims a version that is not stored: it must fail alone.
                     let expected: Int64? = index % 10 == 0 ? 41 : nil
                     do {
-                        try await store.saveShadow(id, Self.record(version: 1, value: Int64(index)), replacing: expected, at: 1)
+                        try await store.saveShadow(
+                            id, Self.record(version: 1, value: Int64(index)), replacing: expected, at: 1)
                         return true
                     } catch {
                         return false

@@ -83,20 +83,28 @@ actor DoorLockPlugin: DevicePlugin {
         let outcome = await move(command.thing, to: target, commandID: command.id, heartbeat: command.heartbeatSeconds)
         switch outcome {
         case .success:
-            host.result(commandID: command.id, .succeeded, message: "the lock reports \(target)", result: ["lockState": .string(target)])
+            host.result(
+                commandID: command.id, .succeeded, message: "the lock reports \(target)",
+                result: ["lockState": .string(target)])
         case .failure(let reason):
-            host.result(commandID: command.id, .failed, message: reason.message, result: ["lockState": .string(locks[command.thing]?.state ?? "unknown")])
+            host.result(
+                commandID: command.id, .failed, message: reason.message,
+                result: ["lockState": .string(locks[command.thing]?.state ?? "unknown")])
         }
     }
 
     struct MoveFailure: Error { var message: String }
 
     /// Moves the bolt; the outcome is what the lock reports afterwards, not what was asked.
-    func move(_ thing: String, to target: String, commandID: String?, heartbeat: Double) async -> Result<Void, MoveFailure> {
+    func move(_ thing: String, to target: String, commandID: String?, heartbeat: Double) async -> Result<
+        Void, MoveFailure
+    > {
         guard var lock = locks[thing] else { return .failure(MoveFailure(message: "no lock '\(thing)'")) }
         if lock.state == target { return .success(()) }
         guard lock.state == "locked" || lock.state == "unlocked" else {
-            return .failure(MoveFailure(message: "the lock is \(lock.state); it must be read back as locked or unlocked before it moves"))
+            return .failure(
+                MoveFailure(
+                    message: "the lock is \(lock.state); it must be read back as locked or unlocked before it moves"))
         }
         guard !lock.moving else { return .failure(MoveFailure(message: "the lock is already moving")) }
         lock.moving = true
@@ -105,7 +113,9 @@ actor DoorLockPlugin: DevicePlugin {
         host.report(thing: thing, shadow: "lock", ["lockState": .string(lock.state)])
         let steps = max(1, Int((lock.moveSeconds / max(heartbeat, 0.05)).rounded(.up)))
         for step in 0..<steps {
-            if let commandID { host.progress(commandID: commandID, percent: Double(step) / Double(steps) * 100, message: lock.state) }
+            if let commandID {
+                host.progress(commandID: commandID, percent: Double(step) / Double(steps) * 100, message: lock.state)
+            }
             try? await Task.sleep(for: .milliseconds(Int(lock.moveSeconds / Double(steps) * 1000)))
         }
         let final = lock.jams ? "jammed" : target
@@ -115,7 +125,8 @@ actor DoorLockPlugin: DevicePlugin {
         host.report(thing: thing, shadow: "lock", Self.reported(final))
         if final == "jammed" {
             host.event(thing: thing, "jammed", data: ["wanted": .string(target)])
-            return .failure(MoveFailure(message: "the bolt jammed while \(target == "locked" ? "locking" : "unlocking")"))
+            return .failure(
+                MoveFailure(message: "the bolt jammed while \(target == "locked" ? "locking" : "unlocking")"))
         }
         return .success(())
     }

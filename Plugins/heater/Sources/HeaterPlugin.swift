@@ -46,7 +46,8 @@ actor HeaterPlugin: DevicePlugin {
 
     func execute(_ command: CommandRequest) async {
         guard command.name == "boost", var room = rooms[command.thing] else {
-            host.result(commandID: command.id, .failed, message: "unknown command '\(command.name)' for \(command.thing)")
+            host.result(
+                commandID: command.id, .failed, message: "unknown command '\(command.name)' for \(command.thing)")
             return
         }
         let duration = command.parameters["durationSeconds"]?.numberValue?.doubleValue ?? 600
@@ -59,7 +60,9 @@ actor HeaterPlugin: DevicePlugin {
                 host.result(commandID: command.id, .failed, message: "boost canceled")
                 return
             }
-            host.progress(commandID: command.id, percent: elapsed / duration * 100, message: "boosting, \(Int(duration - elapsed)) s left")
+            host.progress(
+                commandID: command.id, percent: elapsed / duration * 100,
+                message: "boosting, \(Int(duration - elapsed)) s left")
             let step = min(command.heartbeatSeconds, duration - elapsed)
             try? await Task.sleep(for: .milliseconds(Int(step * 1000)))
             elapsed += step
@@ -134,7 +137,8 @@ struct Room {
 
     mutating func advance(by seconds: Double) {
         if heating {
-            currentTemperature = min(effectiveTarget ?? currentTemperature, currentTemperature + degreesPerMinute / 60 * seconds)
+            currentTemperature = min(
+                effectiveTarget ?? currentTemperature, currentTemperature + degreesPerMinute / 60 * seconds)
         } else if currentTemperature > outsideTemperature, effectiveTarget.map({ currentTemperature > $0 }) ?? true {
             currentTemperature = max(outsideTemperature, currentTemperature - degreesPerMinute / 300 * seconds)
         }
@@ -142,7 +146,10 @@ struct Room {
     }
 
     var reportedState: JSONObject {
-        ["currentTemperature": .number(JSONNumber((currentTemperature * 10).rounded() / 10)), "heating": .bool(heating)]
+        [
+            "currentTemperature": .number(JSONNumber((currentTemperature * 10).rounded() / 10)),
+            "heating": .bool(heating),
+        ]
     }
 
     var fullState: JSONObject {

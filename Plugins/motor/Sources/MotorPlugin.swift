@@ -33,7 +33,8 @@ actor MotorPlugin: DevicePlugin {
         motor.speed = device.config["speedPercentPerSecond"]?.numberValue?.doubleValue ?? motor.speed
         motor.tickSeconds = device.config["tickSeconds"]?.numberValue?.doubleValue ?? motor.tickSeconds
         if motors[device.thing] == nil {
-            motor.position = device.shadows["position"]?.reported["position"]?.numberValue?.doubleValue
+            motor.position =
+                device.shadows["position"]?.reported["position"]?.numberValue?.doubleValue
                 ?? device.config["initialPosition"]?.numberValue?.doubleValue ?? 0
             motor.target = motor.position
         }
@@ -93,7 +94,8 @@ actor MotorPlugin: DevicePlugin {
                 return false
             }
             let step = motor.speed * motor.tickSeconds
-            let next = motor.target > motor.position
+            let next =
+                motor.target > motor.position
                 ? min(motor.target, motor.position + step) : max(motor.target, motor.position - step)
             try? await Task.sleep(for: .milliseconds(Int(motor.tickSeconds * 1000)))
             if Task.isCancelled {
@@ -117,6 +119,9 @@ actor MotorPlugin: DevicePlugin {
         let direction = !moving ? "stopped" : motor.target > motor.position ? "opening" : "closing"
         host.report(
             thing: thing, shadow: "position",
-            ["position": .integer(Int64(motor.position.rounded())), "direction": .string(direction), "moving": .bool(moving)])
+            [
+                "position": .integer(Int64(motor.position.rounded())), "direction": .string(direction),
+                "moving": .bool(moving),
+            ])
     }
 }

@@ -44,7 +44,10 @@ public struct AccessPolicy: Sendable, Equatable {
     public var writeGroups: [String]
     public var sensitiveGroups: [String]
 
-    public init(readGroups: [String] = ["homehub"], writeGroups: [String] = ["homehub"], sensitiveGroups: [String] = ["homehub-admin"]) {
+    public init(
+        readGroups: [String] = ["homehub"], writeGroups: [String] = ["homehub"],
+        sensitiveGroups: [String] = ["homehub-admin"]
+    ) {
         self.readGroups = readGroups
         self.writeGroups = writeGroups
         self.sensitiveGroups = sensitiveGroups
@@ -72,7 +75,8 @@ public struct AccessPolicy: Sendable, Equatable {
         case .sensitive: what = "run sensitive commands"
         }
         let groups = Array(Set(granting)).sorted()
-        let remedy = groups.isEmpty
+        let remedy =
+            groups.isEmpty
             ? "no group is allowed to; set [policy] in hub.toml"
             : "needs membership in \(groups.count == 1 ? "group" : "one of the groups") \(groups.map { "'\($0)'" }.joined(separator: ", "))"
         return .denied("user '\(caller.userName)' (uid \(caller.uid)) may not \(what): \(remedy)")

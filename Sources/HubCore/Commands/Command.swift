@@ -61,7 +61,8 @@ public struct Command: Sendable, Equatable {
 
     public init(
         id: String, idempotencyKey: String? = nil, thing: String, name: String, parameters: JSONObject = .empty,
-        requester: JSONObject = .empty, delivery: String, idempotent: Bool = false, createdAt: Int64, ttlMilliseconds: Int64,
+        requester: JSONObject = .empty, delivery: String, idempotent: Bool = false, createdAt: Int64,
+        ttlMilliseconds: Int64,
         timeoutMilliseconds: Int64, heartbeatMilliseconds: Int64, allowedMisses: Int64 = 3
     ) {
         self.id = id
@@ -95,9 +96,10 @@ public struct Command: Sendable, Equatable {
             "finishBy": optional(finishBy), "heartbeatBy": optional(heartbeatBy),
             "progress": progress.map { .number(JSONNumber($0)) } ?? .null,
             "message": message.map(JSONValue.string) ?? .null, "result": result ?? .null,
-            "transitions": .array(transitions.map {
-                ["state": .string($0.state.rawValue), "at": .integer($0.at), "reason": .string($0.reason)]
-            }),
+            "transitions": .array(
+                transitions.map {
+                    ["state": .string($0.state.rawValue), "at": .integer($0.at), "reason": .string($0.reason)]
+                }),
         ]
         if let lateResult { object["lateResult"] = lateResult }
         return .object(object)
@@ -113,7 +115,8 @@ public struct Command: Sendable, Equatable {
             id: id, idempotencyKey: json["idempotencyKey"]?.stringValue, thing: thing, name: name,
             parameters: json["parameters"]?.objectValue ?? [:], requester: json["requester"]?.objectValue ?? [:],
             delivery: json["delivery"]?.stringValue ?? "plugin", idempotent: json["idempotent"]?.boolValue ?? false,
-            createdAt: createdAt, ttlMilliseconds: deliverBy - createdAt, timeoutMilliseconds: integer("timeoutMs") ?? 30_000,
+            createdAt: createdAt, ttlMilliseconds: deliverBy - createdAt,
+            timeoutMilliseconds: integer("timeoutMs") ?? 30_000,
             heartbeatMilliseconds: integer("heartbeatMs") ?? 5_000, allowedMisses: integer("allowedMisses") ?? 3)
         self.state = state
         self.updatedAt = integer("updatedAt") ?? createdAt
@@ -124,7 +127,8 @@ public struct Command: Sendable, Equatable {
         self.result = json["result"].flatMap { value -> JSONValue? in value.isNull ? Optional.none : value }
         self.lateResult = json["lateResult"]
         self.transitions = (json["transitions"]?.arrayValue ?? []).compactMap { entry in
-            guard let state = entry["state"]?.stringValue.flatMap(CommandState.init), let at = entry["at"]?.numberValue?.exactInteger
+            guard let state = entry["state"]?.stringValue.flatMap(CommandState.init),
+                let at = entry["at"]?.numberValue?.exactInteger
             else { return nil }
             return CommandTransition(state: state, at: at, reason: entry["reason"]?.stringValue ?? "")
         }

@@ -49,7 +49,9 @@ extension Command {
         }
         switch (state, event) {
         case (.queued, .delivered):
-            guard now <= deliverBy else { return enter(.expired, at: now, reason: "ttl_expired: not delivered within the TTL") }
+            guard now <= deliverBy else {
+                return enter(.expired, at: now, reason: "ttl_expired: not delivered within the TTL")
+            }
             finishBy = now + timeoutMilliseconds
             heartbeatBy = now + heartbeatMilliseconds * allowedMisses
             return enter(.sent, at: now, reason: "delivered")

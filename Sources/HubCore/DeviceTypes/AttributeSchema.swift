@@ -138,13 +138,16 @@ public struct DeviceType: Sendable, Equatable {
                 let known = attributes.keys.sorted().joined(separator: ", ")
                 throw ShadowError(
                     code: 400,
-                    message: "\(name) '\(thing)' has no attribute '\(key)' in shadow '\(shadow)' (attributes: \(known))")
+                    message: "\(name) '\(thing)' has no attribute '\(key)' in shadow '\(shadow)' (attributes: \(known))"
+                )
             }
             guard schema.writable else {
-                throw ShadowError(code: 400, message: "attribute '\(key)' of \(name) '\(thing)' is read-only (got \(value))")
+                throw ShadowError(
+                    code: 400, message: "attribute '\(key)' of \(name) '\(thing)' is read-only (got \(value))")
             }
             if let violation = schema.violation(of: value) {
-                throw ShadowError(code: 400, message: "attribute '\(key)' of \(name) '\(thing)' \(violation) (got \(value))")
+                throw ShadowError(
+                    code: 400, message: "attribute '\(key)' of \(name) '\(thing)' \(violation) (got \(value))")
             }
         }
     }

@@ -23,13 +23,17 @@ public struct CronExpression: Sendable, Equatable {
         self.text = text
         let fields = text.split(whereSeparator: \.isWhitespace).map { String($0).lowercased() }
         guard fields.count == 5 else {
-            throw Failure(description: "cron '\(text)' must have 5 fields (minute hour day-of-month month day-of-week), got \(fields.count)")
+            throw Failure(
+                description:
+                    "cron '\(text)' must have 5 fields (minute hour day-of-month month day-of-week), got \(fields.count)"
+            )
         }
         minutes = try Self.field(fields[0], name: "minute", range: 0...59, names: [])
         hours = try Self.field(fields[1], name: "hour", range: 0...23, names: [])
         daysOfMonth = try Self.field(fields[2], name: "day of month", range: 1...31, names: [])
         months = try Self.field(fields[3], name: "month", range: 1...12, names: Self.monthNames, firstName: 1)
-        weekdays = Set(try Self.field(fields[4], name: "day of week", range: 0...7, names: Self.dayNames).map { $0 % 7 })
+        weekdays = Set(
+            try Self.field(fields[4], name: "day of week", range: 0...7, names: Self.dayNames).map { $0 % 7 })
         dayOfMonthRestricted = fields[2] != "*"
         weekdayRestricted = fields[4] != "*"
     }
@@ -55,7 +59,10 @@ public struct CronExpression: Sendable, Equatable {
                 func value(_ token: Substring) throws(Failure) -> Int {
                     if let number = Int(token), range.contains(number) { return number }
                     if let index = names.firstIndex(of: String(token)) { return index + firstName }
-                    throw Failure(description: "cron \(name) '\(token)' must be \(range.lowerBound)–\(range.upperBound)\(names.isEmpty ? "" : " or a name (\(names.first!)…\(names.last!))")")
+                    throw Failure(
+                        description:
+                            "cron \(name) '\(token)' must be \(range.lowerBound)–\(range.upperBound)\(names.isEmpty ? "" : " or a name (\(names.first!)…\(names.last!))")"
+                    )
                 }
                 lower = try value(bounds[0])
                 upper = bounds.count == 2 ? try value(bounds[1]) : (pieces.count == 2 ? range.upperBound : lower)
@@ -107,7 +114,8 @@ extension CronExpression {
             let date = CivilTime(seconds: (firstDay + dayOffset) * 86_400)
             guard matches(date: date) else { continue }
             for time in timesOfDay {
-                let local = CivilTime(year: date.year, month: date.month, day: date.day, hour: time.hour, minute: time.minute)
+                let local = CivilTime(
+                    year: date.year, month: date.month, day: date.day, hour: time.hour, minute: time.minute)
                 let resolution = zone.resolve(local)
                 guard resolution.instant > instant else { continue }
                 switch resolution {

@@ -29,9 +29,13 @@ public struct TimeZoneRules: Sendable {
         var counts = (0..<6).map { _ in Int(reader.uint32()) }
         if version >= UInt8(ascii: "2") {
             // Skip the 32-bit block; the 64-bit one follows with its own header.
-            let (isutc, isstd, leap, time, type, chars) = (counts[0], counts[1], counts[2], counts[3], counts[4], counts[5])
+            let (isutc, isstd, leap, time, type, chars) = (
+                counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]
+            )
             _ = reader.take(time * 5 + type * 6 + chars + leap * 8 + isstd + isutc)
-            guard reader.take(4) == Array("TZif".utf8) else { throw Failure(description: "\(name): broken TZif v2 header") }
+            guard reader.take(4) == Array("TZif".utf8) else {
+                throw Failure(description: "\(name): broken TZif v2 header")
+            }
             _ = reader.take(16)
             counts = (0..<6).map { _ in Int(reader.uint32()) }
         }
@@ -123,7 +127,8 @@ struct PosixRule: Sendable {
         standardOffset = -standard  // POSIX counts west of UTC as positive
         guard scanner.name() != nil else { return }
         daylightOffset = scanner.peekIsOffset ? -(scanner.offset() ?? 0) : standardOffset + 3600
-        guard scanner.consume(","), let start = scanner.dateRule(), scanner.consume(","), let end = scanner.dateRule() else {
+        guard scanner.consume(","), let start = scanner.dateRule(), scanner.consume(","), let end = scanner.dateRule()
+        else {
             daylightOffset = nil
             return
         }
@@ -141,7 +146,9 @@ struct PosixRule: Sendable {
     }
 
     /// `Mm.w.d/time` in `year`, as a UTC instant, with the local offset in force before it.
-    static func instant(_ rule: (month: Int, week: Int, weekday: Int, time: Int32), year: Int, offsetBefore: Int32) -> Int64 {
+    static func instant(_ rule: (month: Int, week: Int, weekday: Int, time: Int32), year: Int, offsetBefore: Int32)
+        -> Int64
+    {
         let first = CivilTime.days(year: year, month: rule.month, day: 1)
         var day = 1 + (rule.weekday - CivilTime.weekday(days: first) + 7) % 7 + (rule.week - 1) * 7
         while day > CivilTime.daysIn(month: rule.month, year: year) { day -= 7 }
@@ -155,7 +162,8 @@ struct PosixRule: Sendable {
         init(_ text: String) { characters = Array(text) }
 
         var peekIsOffset: Bool {
-            index < characters.count && (characters[index].isNumber || characters[index] == "+" || characters[index] == "-")
+            index < characters.count
+                && (characters[index].isNumber || characters[index] == "+" || characters[index] == "-")
         }
 
         mutating func consume(_ character: Character) -> Bool {
@@ -194,7 +202,8 @@ struct PosixRule: Sendable {
         }
 
         mutating func dateRule() -> (month: Int, week: Int, weekday: Int, time: Int32)? {
-            guard consume("M"), let month = number(), consume("."), let week = number(), consume("."), let weekday = number()
+            guard consume("M"), let month = number(), consume("."), let week = number(), consume("."),
+                let weekday = number()
             else { return nil }
             var time: Int32 = 7200
             if consume("/") { time = offset() ?? 7200 }

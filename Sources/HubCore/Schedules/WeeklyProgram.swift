@@ -31,14 +31,18 @@ public struct WeeklyProgram: Sendable, Equatable {
         for line in lines {
             let words = line.split(whereSeparator: \.isWhitespace).map(String.init)
             guard words.count >= 3 else {
-                throw Failure(description: "program entry '\(line)' must be DAYS HH:MM attribute=value… (e.g. mon-fri 06:30 targetTemperature=21)")
+                throw Failure(
+                    description:
+                        "program entry '\(line)' must be DAYS HH:MM attribute=value… (e.g. mon-fri 06:30 targetTemperature=21)"
+                )
             }
             let days = try Self.days(words[0].lowercased(), entry: String(line))
             let clock = words[1].split(separator: ":")
             guard clock.count == 2, let hour = Int(clock[0]), let minute = Int(clock[1]), (0...23).contains(hour),
                 (0...59).contains(minute)
             else {
-                throw Failure(description: "program entry '\(line)': the time '\(words[1])' must be HH:MM from 00:00 to 23:59")
+                throw Failure(
+                    description: "program entry '\(line)': the time '\(words[1])' must be HH:MM from 00:00 to 23:59")
             }
             let patch: JSONObject
             do {
@@ -64,7 +68,10 @@ public struct WeeklyProgram: Sendable, Equatable {
         for part in text.split(separator: ",") {
             let bounds = part.split(separator: "-")
             guard let first = names.firstIndex(of: String(bounds[0])), bounds.count <= 2 else {
-                throw Failure(description: "program entry '\(entry)': '\(part)' is not a day (mon…sun, mon-fri, daily, weekdays, weekends)")
+                throw Failure(
+                    description:
+                        "program entry '\(entry)': '\(part)' is not a day (mon…sun, mon-fri, daily, weekdays, weekends)"
+                )
             }
             guard bounds.count == 2 else {
                 result.insert(first)
@@ -84,7 +91,9 @@ public struct WeeklyProgram: Sendable, Equatable {
     }
 
     /// The transitions after `instant`, in order, with the patch each applies.
-    public func transitions(after instant: Int64, count: Int, in zone: TimeZoneRules) -> [(firing: Firing, patch: JSONObject)] {
+    public func transitions(after instant: Int64, count: Int, in zone: TimeZoneRules) -> [(
+        firing: Firing, patch: JSONObject
+    )] {
         var result: [(Firing, JSONObject)] = []
         var cursor = instant
         while result.count < count {
@@ -96,7 +105,9 @@ public struct WeeklyProgram: Sendable, Equatable {
             guard let next = best else { break }
             // Entries that resolve to the same instant (a DST gap) apply together, in order.
             for entry in entries where entry.patch != next.1 {
-                if let other = entry.cron.nextFiring(after: cursor, in: zone, horizonDays: 8), other.instant == next.0.instant {
+                if let other = entry.cron.nextFiring(after: cursor, in: zone, horizonDays: 8),
+                    other.instant == next.0.instant
+                {
                     result.append((other, entry.patch))
                 }
             }
@@ -110,7 +121,9 @@ public struct WeeklyProgram: Sendable, Equatable {
     /// transition at or before it that names it (looking back a week), and when that was.
     public func inForce(at instant: Int64, in zone: TimeZoneRules) -> (state: JSONObject, since: Int64)? {
         let weekAgo = instant - 8 * 86_400
-        let past = transitions(after: weekAgo, count: entries.count * 9, in: zone).filter { $0.firing.instant <= instant }
+        let past = transitions(after: weekAgo, count: entries.count * 9, in: zone).filter {
+            $0.firing.instant <= instant
+        }
         guard let latest = past.last else { return nil }
         var state = JSONObject()
         for (_, patch) in past {

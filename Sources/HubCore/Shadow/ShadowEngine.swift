@@ -59,7 +59,8 @@ public struct ShadowEngine: Sendable {
             previous: existing,
             accepted: Self.acceptedDocument(request, version: record.version, at: now),
             delta: Self.deltaDocument(record, clientToken: request.clientToken, at: now),
-            documents: Self.documentsDocument(previous: existing, current: record, clientToken: request.clientToken, at: now),
+            documents: Self.documentsDocument(
+                previous: existing, current: record, clientToken: request.clientToken, at: now),
             clientToken: request.clientToken
         )
     }

@@ -10,7 +10,9 @@ public struct ShadowUpdateRequest: Sendable, Equatable {
     /// The request's `state` member exactly as sent, echoed in `/update/accepted`.
     public var echoedState: JSONValue
 
-    public init(desired: JSONObject? = nil, reported: JSONObject? = nil, clientToken: String? = nil, version: Int64? = nil) {
+    public init(
+        desired: JSONObject? = nil, reported: JSONObject? = nil, clientToken: String? = nil, version: Int64? = nil
+    ) {
         self.desired = desired.map(JSONValue.object)
         self.reported = reported.map(JSONValue.object)
         self.clearsState = false
