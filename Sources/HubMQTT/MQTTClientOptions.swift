@@ -33,19 +33,8 @@ public struct MQTTClientOptions: Sendable {
         }
     }
 
-    public struct Will: Sendable, Equatable {
-        public var topic: String
-        public var payload: [UInt8]
-        public var qos: Int
-        public var retain: Bool
-
-        public init(topic: String, payload: [UInt8], qos: Int = 1, retain: Bool = false) {
-            self.topic = topic
-            self.payload = payload
-            self.qos = qos
-            self.retain = retain
-        }
-    }
+    /// The last will: a message the broker publishes for us when we vanish without a DISCONNECT.
+    public typealias Will = MQTTMessage
 
     public var endpoint: Endpoint
     public var clientID: String
