@@ -44,10 +44,10 @@ actor CommandService {
         for var command in try await store.activeCommands() {
             if command.delivery == "plugin" && command.state != .queued {
                 command.apply(
-                    .failed(
-                        message: "interrupted: the hub restarted while the plugin ran it; not sent again", result: nil),
+                    .abandoned(
+                        code: "hub_restarted",
+                        message: "interrupted: the hub restarted while the plugin ran it; not sent again"),
                     at: now)
-                command.transitions[command.transitions.count - 1].reason = "hub_restarted"
                 record(command)
                 continue
             }
@@ -111,8 +111,7 @@ actor CommandService {
         if let problem = Self.invalidParameters(
             request.parameters, schema: schema, command: request.name, thing: request.thing, type: type.name)
         {
-            command.apply(.refused(reason: problem), at: now)
-            command.transitions[command.transitions.count - 1].reason = "invalid_parameters: \(problem)"
+            command.apply(.invalidParameters(reason: problem), at: now)
         }
         active[command.id] = command.state.isFinal ? nil : command
         do {

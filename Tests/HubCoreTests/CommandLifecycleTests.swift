@@ -85,6 +85,21 @@ struct CommandLifecycleTests {
         #expect(c.state == .rejected && c.message == "the lock is jammed")
     }
 
+    @Test func invalidParametersAreRejectedWithTheirReasonCode() {
+        var c = command()
+        #expect(c.apply(.invalidParameters(reason: "position must be 0–100"), at: 1100) == [.finished])
+        #expect(c.state == .rejected && c.transitions.last?.reason == "invalid_parameters: position must be 0–100")
+    }
+
+    @Test func anAbandonedRunningCommandFailsWithTheGivenCode() {
+        var c = command()
+        c.apply(.abandoned(code: "hub_restarted", message: "interrupted"), at: 1500)
+        #expect(c.state == .queued)  // never delivered: nothing to abandon
+        c.apply(.delivered, at: 2000)
+        #expect(c.apply(.abandoned(code: "hub_restarted", message: "interrupted"), at: 2500) == [.finished])
+        #expect(c.state == .failed && c.transitions.last?.reason == "hub_restarted" && c.message == "interrupted")
+    }
+
     @Test func cancelBeforeAndDuringDelivery() {
         var queued = command()
         #expect(queued.apply(.cancel(by: "alice"), at: 1500) == [.finished])

@@ -12,6 +12,11 @@ public enum CommandEvent: Sendable, Equatable {
     case delivered
     /// The device refused it (invalid for its state, e.g. unlock while jammed).
     case refused(reason: String)
+    /// The hub refused it before delivery: its parameters break the command's schema.
+    case invalidParameters(reason: String)
+    /// The hub gave up on a delivered command it can no longer follow (it restarted while a
+    /// plugin ran it); `code` is the transition's reason code.
+    case abandoned(code: String, message: String)
     /// RUNNING heartbeat, with optional progress (0–100) and message.
     case progress(percent: Double?, message: String?)
     case succeeded(message: String?, result: JSONValue?)
@@ -58,6 +63,12 @@ extension Command {
         case (.queued, .refused(let reason)), (.sent, .refused(let reason)):
             message = reason
             return enter(.rejected, at: now, reason: "refused: \(reason)")
+        case (.queued, .invalidParameters(let reason)):
+            message = reason
+            return enter(.rejected, at: now, reason: "invalid_parameters: \(reason)")
+        case (.sent, .abandoned(let code, let text)), (.running, .abandoned(let code, let text)):
+            message = text
+            return enter(.failed, at: now, reason: code)
         case (.sent, .progress(let percent, let text)), (.running, .progress(let percent, let text)):
             progress = percent ?? progress
             message = text ?? message
