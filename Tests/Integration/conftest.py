@@ -21,6 +21,17 @@ HOMEHUBD = Path(os.environ.get("HOMEHUBD", ROOT / ".build/debug/homehubd"))
 MOSQUITTO = os.environ.get("MOSQUITTO", "/usr/sbin/mosquitto")
 
 
+HUBCTL = Path(os.environ.get("HUBCTL", ROOT / ".build/debug/hubctl"))
+
+
+def hubctl(hub, *arguments, user=None, binary=HUBCTL):
+    """Runs the built hubctl against `hub`; with `user`, as that user (setpriv, group nogroup)."""
+    command = [str(binary), "--socket", str(hub.socket), *arguments]
+    if user:
+        command = ["setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups", *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
 def wait_for(predicate, timeout=15.0, what="condition"):
     """Polls `predicate` until it returns a truthy value or the deadline passes."""
     deadline = time.monotonic() + timeout

@@ -11,8 +11,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from conftest import Device, Hub, external_config, wait_for
-from test_hubctl import HUBCTL
+from conftest import HUBCTL, Device, Hub, external_config, hubctl, wait_for
 from test_plugins import FAST, stage, things
 
 GATE_TYPE = {"id": "test.gate", "name": "MQTT gate", "version": "1", "hubApi": {"min": 1, "max": 1},
@@ -44,12 +43,6 @@ def hub(tmp_path, broker):
     yield instance
     instance.stop()
 
-
-def hubctl(hub, *arguments, user=None, binary=HUBCTL):
-    command = [str(binary), "--socket", str(hub.socket), *arguments]
-    if user:
-        command = ["setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups", *command]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
 def ledger(hub, command_id):

@@ -10,17 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Device, Hub, external_config, wait_for
+from conftest import HUBCTL, ROOT, Device, Hub, external_config, hubctl, wait_for
 
-HUBCTL = Path(os.environ.get("HUBCTL", ROOT / ".build/debug/hubctl"))
-
-
-def hubctl(hub, *arguments, env=None, user=None, binary=HUBCTL):
-    command = [str(binary), "--socket", str(hub.socket), *arguments] if "--socket" not in arguments else [
-        str(binary), *arguments]
-    if user:
-        command = ["setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups", *command]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=30)
 
 
 def test_status_and_things_lifecycle(hub):
@@ -112,7 +103,11 @@ def test_curl_against_the_api_and_metrics(hub):
     metrics = subprocess.run(["curl", "-s", "--unix-socket", str(hub.socket), "http://localhost/metrics"],
                              capture_output=True, text=True, check=True).stdout
     assert 'homehub_api_requests_total{route="POST v1/things",status="201"} 1' in metrics
-    assert "# TYPE homehub_shadow_commit_seconds histogram" not in metrics or "homehub_shadow_commit_seconds_count" in metrics
+    assert "homehub_shadow_commit_seconds_count" not in metrics  # no shadow written yet
+    assert hub.request("POST", "/things/cli/shadow", {"state": {"desired": {"a": 1}}})[0] == 200
+    metrics = hub.request("GET", "/metrics")[2].decode()
+    assert 'homehub_shadow_changes_total{operation="update",via="api"} 1' in metrics
+    assert "homehub_shadow_commit_seconds_count 1" in metrics
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run hubctl as another user (setpriv)")

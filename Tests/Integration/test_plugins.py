@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Device, Hub, external_config, wait_for
-from test_hubctl import HUBCTL
+from conftest import HUBCTL, ROOT, Device, Hub, external_config, hubctl, wait_for
 
 HERE = Path(__file__).resolve().parent
 FAST = ("ping_seconds = 0.3\nreply_timeout_seconds = 0.5\nrestart_backoff_seconds = 0.05\n"
@@ -71,10 +70,6 @@ def demo(tmp_path, broker):
     yield hub
     hub.stop()
 
-
-def hubctl(hub, *arguments):
-    return subprocess.run([str(HUBCTL), "--socket", str(hub.socket), *arguments], capture_output=True, text=True,
-                          timeout=30)
 
 
 def test_desired_state_reaches_each_simulated_device_and_reported_follows(demo):
