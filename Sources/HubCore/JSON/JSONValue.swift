@@ -45,6 +45,9 @@ extension JSONValue {
         return nil
     }
 
+    /// The value as an integer when it is a number that is one exactly.
+    public var integerValue: Int64? { numberValue?.exactInteger }
+
     public var boolValue: Bool? {
         if case .bool(let bool) = self { return bool }
         return nil

@@ -10,10 +10,22 @@
 /// the transitions up to then set, each attribute from the latest one that names it.
 public struct WeeklyProgram: Sendable, Equatable {
     public struct Entry: Sendable, Equatable {
-        public var weekdays: Set<Int>
-        public var hour: Int
-        public var minute: Int
-        public var patch: JSONObject
+        public let weekdays: Set<Int>
+        public let hour: Int
+        public let minute: Int
+        public let patch: JSONObject
+        /// The entry as a cron expression, built once: next-fire computation runs often.
+        let cron: CronExpression
+
+        init(weekdays: Set<Int>, hour: Int, minute: Int, patch: JSONObject) {
+            self.weekdays = weekdays
+            self.hour = hour
+            self.minute = minute
+            self.patch = patch
+            let days = weekdays.sorted().map(String.init).joined(separator: ",")
+            // Built from validated numbers: it always parses.
+            self.cron = try! CronExpression("\(minute) \(hour) * * \(days)")
+        }
     }
 
     public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
@@ -90,53 +102,48 @@ public struct WeeklyProgram: Sendable, Equatable {
         return result
     }
 
+    /// The attributes the program sets (a manual change to one of them starts a hold).
+    public var attributes: Set<String> { Set(entries.flatMap(\.patch.keys)) }
+
+    /// The first transition strictly after `instant`. Entries that land on the same instant (two
+    /// times inside one DST gap, or two lines for one time) apply together, later lines winning.
+    public func nextTransition(after instant: Int64, in zone: TimeZoneRules) -> (firing: Firing, patch: JSONObject)? {
+        var best: (firing: Firing, patch: JSONObject)?
+        for entry in entries {
+            guard let firing = entry.cron.nextFiring(after: instant, in: zone, horizonDays: 8) else { continue }
+            if let current = best, firing.instant == current.firing.instant {
+                best?.patch.merge(entry.patch) { _, later in later }
+            } else if best == nil || firing.instant < best!.firing.instant {
+                best = (firing, entry.patch)
+            }
+        }
+        return best
+    }
+
     /// The transitions after `instant`, in order, with the patch each applies.
     public func transitions(after instant: Int64, count: Int, in zone: TimeZoneRules) -> [(
         firing: Firing, patch: JSONObject
     )] {
-        var result: [(Firing, JSONObject)] = []
+        var result: [(firing: Firing, patch: JSONObject)] = []
         var cursor = instant
-        while result.count < count {
-            var best: (Firing, JSONObject)?
-            for entry in entries {
-                guard let firing = entry.cron.nextFiring(after: cursor, in: zone, horizonDays: 8) else { continue }
-                if best == nil || firing.instant < best!.0.instant { best = (firing, entry.patch) }
-            }
-            guard let next = best else { break }
-            // Entries that resolve to the same instant (a DST gap) apply together, in order.
-            for entry in entries where entry.patch != next.1 {
-                if let other = entry.cron.nextFiring(after: cursor, in: zone, horizonDays: 8),
-                    other.instant == next.0.instant
-                {
-                    result.append((other, entry.patch))
-                }
-            }
+        while result.count < count, let next = nextTransition(after: cursor, in: zone) {
             result.append(next)
-            cursor = next.0.instant
+            cursor = next.firing.instant
         }
-        return Array(result.sorted { $0.0.instant < $1.0.instant }.prefix(count))
+        return result
     }
 
     /// What the program says should be in force at `instant`: every attribute from the latest
     /// transition at or before it that names it (looking back a week), and when that was.
     public func inForce(at instant: Int64, in zone: TimeZoneRules) -> (state: JSONObject, since: Int64)? {
-        let weekAgo = instant - 8 * 86_400
-        let past = transitions(after: weekAgo, count: entries.count * 9, in: zone).filter {
-            $0.firing.instant <= instant
-        }
-        guard let latest = past.last else { return nil }
+        var cursor = instant - 8 * 86_400
         var state = JSONObject()
-        for (_, patch) in past {
-            for (key, value) in patch { state[key] = value }
+        var since: Int64?
+        while let next = nextTransition(after: cursor, in: zone), next.firing.instant <= instant {
+            state.merge(next.patch) { _, later in later }
+            since = next.firing.instant
+            cursor = next.firing.instant
         }
-        return (state, latest.firing.instant)
-    }
-}
-
-extension WeeklyProgram.Entry {
-    var cron: CronExpression {
-        let days = weekdays.sorted().map(String.init).joined(separator: ",")
-        // Built from validated numbers: it always parses.
-        return try! CronExpression("\(minute) \(hour) * * \(days)")
+        return since.map { (state, $0) }
     }
 }
