@@ -100,7 +100,7 @@ public struct ControlAPI: HTTPResponder {
             if let captured = Route(endpoint.route).matches(segments) { return (endpoint, captured) }
         }
         // A known path with another method is a 405, not a 404.
-        for other in ["GET", "POST", "DELETE"] where other != method {
+        for other in ["GET", "POST", "PUT", "DELETE"] where other != method {
             for endpoint in endpoints(for: other) where Route(endpoint.route).matches(segments) != nil {
                 return (
                     Endpoint(route: endpoint.route, permission: nil) { _, _ in
@@ -141,6 +141,16 @@ public struct ControlAPI: HTTPResponder {
                 },
                 Endpoint(route: "v1/commands/*", permission: .read) { _, captured in
                     respond(await backend.command(captured[0]))
+                },
+                Endpoint(route: "v1/schedules", permission: .read) { _, _ in .json(await backend.schedules()) },
+                Endpoint(route: "v1/schedules/*", permission: .read) { _, captured in
+                    respond(await backend.schedule(captured[0]))
+                },
+                Endpoint(route: "v1/schedules/*/next", permission: .read) { request, captured in
+                    let count = request.query["count"].flatMap(Int.init) ?? 10
+                    return respond(
+                        await backend.nextFirings(
+                            captured[0], count: max(1, min(count, 1000)), from: request.query["from"]))
                 },
                 Endpoint(route: "v1/audit", permission: .read) { request, _ in
                     let limit = request.query["limit"].flatMap(Int.init) ?? 50
@@ -192,6 +202,24 @@ public struct ControlAPI: HTTPResponder {
                 Endpoint(route: "v1/commands/*/cancel", permission: .write) { request, captured in
                     respond(await backend.cancelCommand(captured[0], caller: request.peer.map(identify)))
                 },
+                Endpoint(
+                    route: "v1/schedules", permission: .write, dynamicPermission: schedulePermission,
+                    handle: { request, _ in await saveSchedule(request, id: nil) }),
+                Endpoint(route: "v1/schedules/*/enable", permission: .write) { _, captured in
+                    respond(await backend.setScheduleEnabled(captured[0], true))
+                },
+                Endpoint(route: "v1/schedules/*/disable", permission: .write) { _, captured in
+                    respond(await backend.setScheduleEnabled(captured[0], false))
+                },
+                Endpoint(route: "v1/schedules/*/resume", permission: .write) { _, captured in
+                    respond(await backend.resumeSchedule(captured[0]))
+                },
+            ]
+        case "PUT":
+            return [
+                Endpoint(
+                    route: "v1/schedules/*", permission: .write, dynamicPermission: schedulePermission,
+                    handle: { request, captured in await saveSchedule(request, id: captured[0]) })
             ]
         case "DELETE":
             return [
@@ -201,9 +229,31 @@ public struct ControlAPI: HTTPResponder {
                 Endpoint(route: "things/*/shadow", permission: .write) { request, captured in
                     await shadow(.delete, request, thing: captured[0])
                 },
+                Endpoint(route: "v1/schedules/*", permission: .write) { _, captured in
+                    respond(await backend.removeSchedule(captured[0]))
+                },
             ]
         default:
             return []
+        }
+    }
+
+    /// A schedule that issues a command needs what the command needs (unlock: sensitive).
+    func schedulePermission(_ request: HTTPRequest, _ captured: [String]) async -> Permission {
+        let body = try? JSONParser().parse(request.body)
+        guard let command = body?["command"]?.stringValue, let thing = body?["thing"]?.stringValue else {
+            return .write
+        }
+        return await backend.commandPermission(thing: thing, command: command)
+    }
+
+    func saveSchedule(_ request: HTTPRequest, id: String?) async -> HTTPResponse {
+        guard let body = try? JSONParser().parse(request.body), body.objectValue != nil else {
+            return .error(400, "the body must be a JSON object: {\"thing\": …, \"program\": …} (docs/schedules.md)")
+        }
+        switch await backend.saveSchedule(id: id, request: body) {
+        case .success(let (schedule, created)): return .json(schedule, status: created ? 201 : 200)
+        case .failure(let error): return .error(error.status, error.message)
         }
     }
 

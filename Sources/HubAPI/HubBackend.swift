@@ -61,6 +61,15 @@ public protocol HubBackend: Sendable {
     func command(_ id: String) async -> Result<JSONValue, APIError>
     func cancelCommand(_ id: String, caller: Caller?) async -> Result<JSONValue, APIError>
 
+    func schedules() async -> JSONValue
+    func schedule(_ id: String) async -> Result<JSONValue, APIError>
+    /// Creates (`id` nil: POST) or replaces (PUT) a schedule; `created` says which.
+    func saveSchedule(id: String?, request: JSONValue) async -> Result<(JSONValue, created: Bool), APIError>
+    func removeSchedule(_ id: String) async -> Result<JSONValue, APIError>
+    func setScheduleEnabled(_ id: String, _ enabled: Bool) async -> Result<JSONValue, APIError>
+    func resumeSchedule(_ id: String) async -> Result<JSONValue, APIError>
+    func nextFirings(_ id: String, count: Int, from: String?) async -> Result<JSONValue, APIError>
+
     func audit(limit: Int, target: String?) async -> Result<JSONValue, APIError>
     func recordAudit(_ record: AuditRecord) async
 

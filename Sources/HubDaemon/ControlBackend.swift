@@ -16,6 +16,7 @@ struct ControlBackend: HubBackend {
     let limits: ShadowLimits
     let plugins: PluginManager
     let commands: CommandService
+    let schedules: ScheduleService
     let logger: Logger
     let metrics: @Sendable () -> String
 
@@ -54,6 +55,7 @@ struct ControlBackend: HubBackend {
                 "shadows": .integer(Int64(await shadows.shadowCount)),
                 "commands": .integer(Int64((try? await store.commandCount()) ?? 0)),
                 "activeCommands": .integer(Int64(await commands.activeCount())),
+                "schedules": .integer(Int64(await schedules.scheduleCount)),
             ],
             "eventSubscribers": .integer(Int64(events.subscriberCount)),
         ]
@@ -258,6 +260,20 @@ struct ControlBackend: HubBackend {
     }
 
     func plugins() async -> JSONValue { await plugins.statusJSON() }
+
+    func schedules() async -> JSONValue { await schedules.list() }
+    func schedule(_ id: String) async -> Result<JSONValue, APIError> { await schedules.detail(id) }
+    func saveSchedule(id: String?, request: JSONValue) async -> Result<(JSONValue, created: Bool), APIError> {
+        await schedules.save(request, id: id)
+    }
+    func removeSchedule(_ id: String) async -> Result<JSONValue, APIError> { await schedules.remove(id) }
+    func setScheduleEnabled(_ id: String, _ enabled: Bool) async -> Result<JSONValue, APIError> {
+        await schedules.setEnabled(id, enabled)
+    }
+    func resumeSchedule(_ id: String) async -> Result<JSONValue, APIError> { await schedules.resume(id) }
+    func nextFirings(_ id: String, count: Int, from: String?) async -> Result<JSONValue, APIError> {
+        await schedules.next(id, count: count, from: from)
+    }
 
     func plugin(_ id: String) async -> Result<JSONValue, APIError> {
         guard let plugin = await plugins.pluginJSON(id) else {

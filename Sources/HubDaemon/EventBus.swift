@@ -6,6 +6,8 @@ import Synchronization
 public final class EventBus: Sendable {
     private struct Subscriber {
         var thing: String?
+        /// Watchers outside the hub; the hub's own subscribers are not counted in the status.
+        var external: Bool
         var continuation: AsyncStream<JSONValue>.Continuation
     }
 
@@ -13,11 +15,11 @@ public final class EventBus: Sendable {
 
     public init() {}
 
-    public func subscribe(thing: String?) -> AsyncStream<JSONValue> {
+    public func subscribe(thing: String?, external: Bool = true) -> AsyncStream<JSONValue> {
         let (stream, continuation) = AsyncStream.makeStream(of: JSONValue.self, bufferingPolicy: .bufferingNewest(1000))
         let key = subscribers.withLock { state in
             state.next += 1
-            state.all[state.next] = Subscriber(thing: thing, continuation: continuation)
+            state.all[state.next] = Subscriber(thing: thing, external: external, continuation: continuation)
             return state.next
         }
         continuation.onTermination = { [weak self] _ in
@@ -43,5 +45,6 @@ public final class EventBus: Sendable {
         for subscriber in all { subscriber.continuation.finish() }
     }
 
-    public var subscriberCount: Int { subscribers.withLock { $0.all.count } }
+    /// Watchers outside the hub (`hubctl watch`, `GET /v1/events`).
+    public var subscriberCount: Int { subscribers.withLock { $0.all.values.filter(\.external).count } }
 }

@@ -26,7 +26,8 @@ extension HubConfiguration {
         let reader = TableReader(table: root, path: "", source: source)
         try reader.onlyKeys(["hub", "mqtt", "plugins", "shadows", "policy", "things"])
         if let hub = try reader.table("hub") {
-            try hub.onlyKeys(["data_dir", "socket", "socket_group", "log_level"])
+            try hub.onlyKeys(["data_dir", "socket", "socket_group", "log_level", "time_zone"])
+            self.hub.timeZone = try hub.string("time_zone")
             self.hub.dataDirectory = try hub.string("data_dir") ?? self.hub.dataDirectory
             self.hub.socket = try hub.string("socket") ?? self.hub.socket
             self.hub.socketGroup = try hub.string("socket_group") ?? self.hub.socketGroup

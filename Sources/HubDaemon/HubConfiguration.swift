@@ -10,6 +10,8 @@ public struct HubConfiguration: Sendable, Equatable {
         /// The group the socket is given to; when it does not exist the process's own is kept.
         public var socketGroup = "homehub"
         public var logLevel = "info"
+        /// The IANA zone of schedules that name none; nil follows the system's (and its changes).
+        public var timeZone: String?
     }
 
     public struct MQTT: Sendable, Equatable {

@@ -18,7 +18,12 @@ public enum HubDaemon {
     public static func run(_ configuration: HubConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry)
         async throws
     {
-        let clock = SystemClock()
+        let clock = SystemClock(offsetSeconds: SystemClock.environmentOffset)
+        if clock.offsetSeconds != 0 {
+            logger.warning(
+                "HOMEHUB_CLOCK_OFFSET_SECONDS shifts the hub's wall clock",
+                metadata: ["seconds": "\(clock.offsetSeconds)"])
+        }
         try makeDirectory(configuration.hub.dataDirectory, mode: 0o750)
         try makeDirectory(parent(of: configuration.hub.socket), mode: 0o755)
 
@@ -69,6 +74,10 @@ public enum HubDaemon {
         let commands = CommandService(
             store: store, shadows: shadows, plugins: plugins, events: events, clock: clock, logger: logger)
         try await commands.recover()
+        let schedules = try ScheduleService(
+            store: store, shadows: shadows, commands: commands, events: events, clock: clock,
+            zones: TimeZoneDatabase(), configuredZone: configuration.hub.timeZone, logger: logger)
+        try await schedules.load()
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if configuration.mqtt.mode == .embedded {
@@ -93,9 +102,11 @@ public enum HubDaemon {
                     commandUpdates: { commandSink.yield($0) })))
         services.append(.init(service: PluginService(plugins: plugins, shadows: shadows, deltas: deltas)))
         services.append(.init(service: CommandTimerService(commands: commands, updates: commandUpdates)))
+        services.append(.init(service: ScheduleTimerService(schedules: schedules, events: events, clock: clock)))
         let backend = ControlBackend(
             shadows: shadows, store: store, status: status, events: events, clock: clock,
-            limits: configuration.shadows.limits, plugins: plugins, commands: commands, logger: logger,
+            limits: configuration.shadows.limits, plugins: plugins, commands: commands, schedules: schedules,
+            logger: logger,
             metrics: {
                 let text = metrics.emitToString()
                 return text.hasSuffix("\n") ? text : text + "\n"

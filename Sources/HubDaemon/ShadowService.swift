@@ -25,6 +25,18 @@ public actor ShadowService {
         /// A plugin's `shadow.report`: published like a REST update; its delta is not sent
         /// back to the plugin that caused it.
         case plugin
+        /// A schedule's firing: published like a REST update.
+        case schedule
+
+        /// How events name it.
+        var via: String {
+            switch self {
+            case .mqtt: return "mqtt"
+            case .rest: return "api"
+            case .plugin: return "plugin"
+            case .schedule: return "schedule"
+            }
+        }
     }
 
     /// A change whose shadow has a delta, for the plugin that drives the thing.
@@ -202,7 +214,7 @@ public actor ShadowService {
         guard let id = pending.id else { return }
         let prefix = id.topicPrefix
         let operation = pending.operation.rawValue
-        let via = origin == .mqtt ? "mqtt" : origin == .plugin ? "plugin" : "api"
+        let via = origin.via
         switch result {
         case .success where pending.operation != .get:
             Counter(label: "homehub_shadow_changes_total", dimensions: [("operation", operation), ("via", via)])
@@ -242,7 +254,7 @@ public actor ShadowService {
             "shadow": id.shadowName.map(JSONValue.string) ?? .null,
             "version": outcome.accepted["version"] ?? .null,
             "time": outcome.accepted["timestamp"] ?? .null,
-            "via": .string(origin == .mqtt ? "mqtt" : origin == .plugin ? "plugin" : "api"),
+            "via": .string(origin.via),
         ]
         if operation == .update {
             event["state"] = outcome.accepted["state"] ?? .null

@@ -55,6 +55,25 @@ enum Migrations {
             CREATE INDEX commands_state ON commands (state);
             """
         ),
+        (
+            "2026-11-28-schedules",
+            """
+            CREATE TABLE schedules (
+                id TEXT PRIMARY KEY,
+                thing TEXT NOT NULL,
+                updated_at INTEGER NOT NULL,
+                document TEXT NOT NULL            -- Schedule.json: trigger, action, zone, hold, handledThrough
+            );
+            CREATE TABLE schedule_runs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                schedule_id TEXT NOT NULL,
+                time INTEGER NOT NULL,            -- epoch ms when the hub dealt with it
+                kind TEXT NOT NULL,               -- fired, caught-up, missed, held, resumed, applied
+                document TEXT NOT NULL            -- the firing, what was applied, the outcome
+            );
+            CREATE INDEX schedule_runs_schedule ON schedule_runs (schedule_id, id);
+            """
+        ),
     ]
 
     static func apply(to database: SQLiteDatabase, at now: Int64) throws(SQLiteError) {

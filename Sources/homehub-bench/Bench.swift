@@ -18,6 +18,7 @@ struct Bench {
         let parts = arguments.filter { !$0.hasPrefix("--") }
         do {
             if parts.isEmpty || parts.contains("store") { try await storeTable(quick: quick) }
+            if parts.isEmpty || parts.contains("schedules") { try ScheduleBench.run(quick: quick) }
             if parts.isEmpty || parts.contains("mqtt") { try await mqttTable(quick: quick) }
         } catch {
             print("homehub-bench: \(error)")

@@ -41,6 +41,7 @@ struct Hubctl: AsyncParsableCommand {
             StatusCommand.self, ThingsCommand.self, ShadowCommand.self, SetCommand.self, WatchCommand.self,
             PluginsCommand.self,
             AuditCommand.self, CmdCommand.self, UnlockCommand.self, LockCommand.self, CommandsCommand.self,
+            ScheduleCommand.self,
         ]
     )
 }

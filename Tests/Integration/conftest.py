@@ -143,8 +143,9 @@ class Broker:
 class Hub:
     """The built homehubd with a configuration of the test's choosing."""
 
-    def __init__(self, directory, config_text):
+    def __init__(self, directory, config_text, env=None):
         self.directory = directory
+        self.env = env
         self.socket = directory / "hubctl.sock"
         self.config = directory / "hub.toml"
         self.config.write_text(config_text)
@@ -154,7 +155,9 @@ class Hub:
 
     def start(self):
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen([str(HOMEHUBD), "--config", str(self.config)], stderr=log, stdout=log)
+            environment = {**os.environ, **self.env} if self.env else None
+            self.process = subprocess.Popen([str(HOMEHUBD), "--config", str(self.config)], stderr=log, stdout=log,
+                                            env=environment)
         wait_for(self.ready, what=f"homehubd health (log: {self.log})")
 
     def ready(self):
