@@ -1,7 +1,7 @@
 # homehub — the two commands a new user needs are `make run` and `make test`.
 SWIFT ?= swift
 
-.PHONY: deps build test run bench man completions format clean
+.PHONY: deps build test run bench man completions format clean deb package-test
 
 deps:
 	@scripts/install-deps.sh
@@ -36,6 +36,14 @@ bench: deps
 	$(SWIFT) build -c release --product homehub-plugin-heater
 	$(SWIFT) build -c release --product homehub-plugin-motor
 	.build/release/homehub-bench
+
+## The Debian package: dist/homehub_VERSION_ARCH.deb (release, static Swift stdlib, BIND_NOW).
+deb: deps
+	scripts/build-deb.sh
+
+## Installs the package in a throw-away root and checks it end to end (root; CI runs it).
+package-test: deb
+	Tests/Package/install-test.sh
 
 ## hubctl's man page, generated from its command definitions (swift-argument-parser's plugin).
 man: deps

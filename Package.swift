@@ -26,7 +26,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
@@ -52,7 +51,9 @@ let package = Package(
             swiftSettings: strict
         ),
         .systemLibrary(name: "CSystemd", path: "Sources/CSystemd", providers: [.apt(["libsystemd-dev"])]),
-        .target(name: "HubSystemd", dependencies: ["CSystemd"], swiftSettings: strict),
+        .target(
+            name: "HubSystemd", dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         .target(
             name: "HubAPI",
             dependencies: [
@@ -73,7 +74,6 @@ let package = Package(
             name: "HubDaemon",
             dependencies: [
                 "HubCore", "HubStore", "HubMQTT", "HubAPI", "HubProcess", "HubSystemd", "HubPlugins",
-                .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -84,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "homehubd",
             dependencies: [
-                "HubDaemon", "HubProcess",
+                "HubDaemon", "HubProcess", "HubSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

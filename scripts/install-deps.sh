@@ -16,6 +16,11 @@ packages=(
     python3-venv
     procps              # pgrep in the integration tests
     tzdata              # IANA time zones for schedules
+    debhelper           # make deb
+    dpkg-dev
+    lintian             # make package-test
+    systemd             # systemd-analyze verify/security, systemd-sysusers in the install test
+    iproute2            # the install test's private network namespace
 )
 
 missing=()

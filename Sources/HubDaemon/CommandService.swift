@@ -352,6 +352,16 @@ actor CommandService {
     }
 
     func announce(_ command: Command) {
+        // Created and final states are worth a line in the log (`journalctl DEVICE=frontdoor`).
+        if command.state.isFinal || command.transitions.count <= 1 {
+            logger.log(
+                level: command.state.isFinal && command.state != .succeeded ? .warning : .info,
+                "command \(command.name) \(command.state.rawValue)",
+                metadata: [
+                    "command.id": "\(command.id)", "device.id": "\(command.thing)",
+                    "reason": "\(command.transitions.last?.reason ?? "")",
+                ])
+        }
         events.publish([
             "type": "command.updated", "thing": .string(command.thing), "id": .string(command.id),
             "command": .string(command.name), "state": .string(command.state.rawValue),

@@ -1,5 +1,4 @@
 import HubCore
-import TOMLKit
 
 /// A configuration error that names the key, the rule and what was found.
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
@@ -12,16 +11,11 @@ extension HubConfiguration {
     /// that name the key and what it expects; a missing key keeps its default.
     public init(toml text: String, source: String = "configuration") throws(ConfigurationError) {
         self.init()
-        let root: TOMLTable
-        do {
-            root = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw ConfigurationError(
-                message:
-                    "\(source): \(error.description) at line \(error.source.begin.line), column \(error.source.begin.column)"
-            )
+        let root: TOML.Table
+        do throws(TOML.Failure) {
+            root = try TOML.parse(text)
         } catch {
-            throw ConfigurationError(message: "\(source): \(error)")
+            throw ConfigurationError(message: "\(source): \(error.description)")
         }
         let reader = TableReader(table: root, path: "", source: source)
         try reader.onlyKeys(["hub", "mqtt", "plugins", "shadows", "policy", "things"])
@@ -42,8 +36,7 @@ extension HubConfiguration {
         if let mqtt = try reader.table("mqtt") {
             try mqtt.onlyKeys([
                 "mode", "host", "port", "socket", "tls_port", "ca_file", "cert_file", "key_file", "username",
-                "password",
-                "client_id", "mosquitto",
+                "password", "device_password_file", "client_id", "mosquitto",
             ])
             if let mode = try mqtt.string("mode") {
                 guard let parsed = MQTT.Mode(rawValue: mode) else {
@@ -55,6 +48,7 @@ extension HubConfiguration {
             self.mqtt.port = try mqtt.integer("port", in: 1...65535) ?? self.mqtt.port
             self.mqtt.socket = try mqtt.string("socket") ?? self.mqtt.socket
             self.mqtt.tlsPort = try mqtt.integer("tls_port", in: 0...65535) ?? self.mqtt.tlsPort
+            self.mqtt.devicePasswordFile = try mqtt.string("device_password_file") ?? self.mqtt.devicePasswordFile
             self.mqtt.caFile = try mqtt.string("ca_file") ?? self.mqtt.caFile
             self.mqtt.certFile = try mqtt.string("cert_file") ?? self.mqtt.certFile
             self.mqtt.keyFile = try mqtt.string("key_file") ?? self.mqtt.keyFile
@@ -133,7 +127,7 @@ extension HubConfiguration {
 
 /// Reads typed values out of one TOML table, with errors that name `section.key`.
 struct TableReader {
-    let table: TOMLTable
+    let table: TOML.Table
     let path: String
     let source: String
 
@@ -152,33 +146,23 @@ struct TableReader {
         }
     }
 
-    func typeName(_ value: any TOMLValueConvertible) -> String {
-        switch value.type {
-        case .string: return "a string"
-        case .int: return "an integer"
-        case .double: return "a number"
-        case .bool: return "a boolean"
-        case .table: return "a table"
-        case .array: return "an array"
-        default: return "a date or time"
-        }
-    }
-
     func table(_ key: String) throws(ConfigurationError) -> TableReader? {
         guard let value = table[key] else { return nil }
-        guard let inner = value.table else { throw error(key, "must be a table, got \(typeName(value))") }
+        guard case .table(let inner) = value else { throw error(key, "must be a table, got \(value.typeName)") }
         return TableReader(table: inner, path: name(key), source: source)
     }
 
     func string(_ key: String) throws(ConfigurationError) -> String? {
         guard let value = table[key] else { return nil }
-        guard let string = value.string else { throw error(key, "must be a string, got \(typeName(value))") }
+        guard case .string(let string) = value else { throw error(key, "must be a string, got \(value.typeName)") }
         return string
     }
 
     func integer(_ key: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
         guard let value = table[key] else { return nil }
-        guard let integer = value.int else { throw error(key, "must be an integer, got \(typeName(value))") }
+        guard case .integer(let wide) = value, let integer = Int(exactly: wide) else {
+            throw error(key, "must be an integer, got \(value.typeName)")
+        }
         guard range.contains(integer) else {
             throw error(key, "must be between \(range.lowerBound) and \(range.upperBound) (got \(integer))")
         }
@@ -186,16 +170,18 @@ struct TableReader {
     }
 
     func number(_ key: String) throws(ConfigurationError) -> Double? {
-        guard let value = table[key] else { return nil }
-        if let integer = value.int { return Double(integer) }
-        guard let double = value.double else { throw error(key, "must be a number, got \(typeName(value))") }
-        return double
+        switch table[key] {
+        case nil: return nil
+        case .integer(let integer)?: return Double(integer)
+        case .double(let double)? where double.isFinite: return double
+        case let other?: throw error(key, "must be a number, got \(other.typeName)")
+        }
     }
 
     func bool(_ key: String) throws(ConfigurationError) -> Bool? {
         guard let value = table[key] else { return nil }
-        guard let bool = value.bool else {
-            throw error(key, "must be a boolean (true or false), got \(typeName(value))")
+        guard case .bool(let bool) = value else {
+            throw error(key, "must be a boolean (true or false), got \(value.typeName)")
         }
         return bool
     }
@@ -203,13 +189,13 @@ struct TableReader {
     /// An array of tables (`[[things]]`); each reader's path is `key[N]`.
     func tables(_ key: String) throws(ConfigurationError) -> [TableReader] {
         guard let value = table[key] else { return [] }
-        guard let array = value.array else {
-            throw error(key, "must be an array of tables ([[\(key)]]), got \(typeName(value))")
+        guard case .array(let array) = value else {
+            throw error(key, "must be an array of tables ([[\(key)]]), got \(value.typeName)")
         }
         var result: [TableReader] = []
         for (index, element) in array.enumerated() {
-            guard let inner = element.table else {
-                throw error(key, "must hold tables, but holds \(typeName(element))")
+            guard case .table(let inner) = element else {
+                throw error(key, "must hold tables, but holds \(element.typeName)")
             }
             result.append(TableReader(table: inner, path: "\(name(key))[\(index)]", source: source))
         }
@@ -219,35 +205,19 @@ struct TableReader {
     /// A table of any content, as JSON (for device configuration).
     func jsonTable(_ key: String) throws(ConfigurationError) -> JSONObject? {
         guard let value = table[key] else { return nil }
-        guard let inner = value.table else { throw error(key, "must be a table, got \(typeName(value))") }
-        return Self.json(inner)
-    }
-
-    static func json(_ table: TOMLTable) -> JSONObject {
-        var object = JSONObject()
-        for key in table.keys.sorted() {
-            if let value = table[key] { object[key] = json(value) }
-        }
-        return object
-    }
-
-    static func json(_ value: any TOMLValueConvertible) -> JSONValue {
-        if let bool = value.bool { return .bool(bool) }
-        if let int = value.int { return .integer(Int64(int)) }
-        if let double = value.double { return .number(JSONNumber(double)) }
-        if let string = value.string { return .string(string) }
-        if let table = value.table { return .object(json(table)) }
-        if let array = value.array { return .array(array.map { json($0) }) }
-        return .string(value.debugDescription)
+        guard case .table = value else { throw error(key, "must be a table, got \(value.typeName)") }
+        return value.json.objectValue
     }
 
     func strings(_ key: String) throws(ConfigurationError) -> [String]? {
         guard let value = table[key] else { return nil }
-        guard let array = value.array else { throw error(key, "must be an array of strings, got \(typeName(value))") }
+        guard case .array(let array) = value else {
+            throw error(key, "must be an array of strings, got \(value.typeName)")
+        }
         var result: [String] = []
         for element in array {
-            guard let string = element.string else {
-                throw error(key, "must be an array of strings, but holds \(typeName(element))")
+            guard case .string(let string) = element else {
+                throw error(key, "must be an array of strings, but holds \(element.typeName)")
             }
             result.append(string)
         }

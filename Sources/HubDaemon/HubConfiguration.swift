@@ -26,6 +26,9 @@ public struct HubConfiguration: Sendable, Equatable {
         public var socket: String?
         /// Embedded: a TLS listener on this port requiring client certificates (0: none).
         public var tlsPort = 0
+        /// Embedded: a mosquitto password file; devices on `host:port` must then log in with a
+        /// user and password from it (no anonymous access). The Debian package generates one.
+        public var devicePasswordFile: String?
         /// External: the hub's client TLS files. Embedded: the TLS listener's files.
         public var caFile: String?
         public var certFile: String?

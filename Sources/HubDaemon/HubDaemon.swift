@@ -86,6 +86,13 @@ public enum HubDaemon {
             broker.host = configuration.mqtt.host
             broker.port = configuration.mqtt.port
             broker.executable = configuration.mqtt.mosquitto
+            if let file = configuration.mqtt.devicePasswordFile, access(file, R_OK) != 0 {
+                throw ConfigurationError(
+                    message:
+                        "mqtt.device_password_file: cannot read \(file) (\(String(cString: strerror(errno)))); create it with mosquitto_passwd -c \(file) device"
+                )
+            }
+            broker.devicePasswordFile = configuration.mqtt.devicePasswordFile
             if configuration.mqtt.tlsPort != 0, let ca = configuration.mqtt.caFile,
                 let cert = configuration.mqtt.certFile,
                 let key = configuration.mqtt.keyFile

@@ -62,7 +62,10 @@ final class TimeZoneDatabase: Sendable {
         let count = readlink("/etc/localtime", &buffer, buffer.count - 1)
         if count > 0 {
             let target = String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            if let range = target.range(of: "zoneinfo/") { return String(target[range.upperBound...]) }
+            let parts = target.split(separator: "/", omittingEmptySubsequences: false)
+            if let at = parts.lastIndex(of: "zoneinfo"), at + 1 < parts.count {
+                return parts[(at + 1)...].joined(separator: "/")
+            }
         }
         if let text = FileContents.text("/etc/timezone") {
             let name = text.trimmingPrefix(while: \.isWhitespace).prefix { !$0.isWhitespace }

@@ -18,6 +18,8 @@ public struct EmbeddedBroker: Sendable {
         public var port: Int = 1884
         /// An optional TLS listener that requires client certificates.
         public var tls: TLSListener?
+        /// A mosquitto password file: devices on the TCP listener must log in (no anonymous access).
+        public var devicePasswordFile: String?
         public var executable: String = "/usr/sbin/mosquitto"
 
         public struct TLSListener: Sendable, Equatable {
@@ -63,8 +65,12 @@ public struct EmbeddedBroker: Sendable {
                 "",
                 "# devices on this machine",
                 "listener \(port) \(host)",
-                "allow_anonymous true",
             ]
+            if let devicePasswordFile {
+                lines += ["password_file \(devicePasswordFile)", "allow_anonymous false"]
+            } else {
+                lines += ["allow_anonymous true"]
+            }
             if let tls {
                 lines += [
                     "",

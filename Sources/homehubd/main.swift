@@ -1,5 +1,6 @@
 import HubDaemon
 import HubProcess
+import HubSystemd
 import Logging
 import Metrics
 import Prometheus
@@ -59,7 +60,14 @@ while let argument = arguments.first {
 
 let configuration = loadConfiguration(configPath)
 let level = Logger.Level(rawValue: configuration.hub.logLevel) ?? .info
+// Under systemd, structured records go to the journal; elsewhere, plain text on stderr.
+let journal = JournalLogHandler.stderrIsJournal
 LoggingSystem.bootstrap { label in
+    if journal {
+        var handler = JournalLogHandler(identifier: "homehubd")
+        handler.logLevel = level
+        return handler
+    }
     var handler = StreamLogHandler.standardError(label: label)
     handler.logLevel = level
     return handler
