@@ -50,6 +50,8 @@ let package = Package(
             dependencies: ["HubCore", "HubProcess", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", providers: [.apt(["libssl-dev"])]),
+        .target(name: "HubCrypto", dependencies: ["COpenSSL", "HubProcess"], swiftSettings: strict),
         .systemLibrary(name: "CSystemd", path: "Sources/CSystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(
             name: "HubSystemd", dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
@@ -73,7 +75,7 @@ let package = Package(
         .target(
             name: "HubDaemon",
             dependencies: [
-                "HubCore", "HubStore", "HubMQTT", "HubAPI", "HubProcess", "HubSystemd", "HubPlugins",
+                "HubCore", "HubStore", "HubMQTT", "HubAPI", "HubProcess", "HubSystemd", "HubPlugins", "HubCrypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),

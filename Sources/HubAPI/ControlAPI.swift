@@ -199,6 +199,10 @@ public struct ControlAPI: HTTPResponder {
                         case .failure(let error): return .error(error.status, error.message)
                         }
                     }),
+                // A device identity: who holds it can act as the thing on MQTT.
+                Endpoint(route: "v1/things/*/certificate", permission: .sensitive) { _, captured in
+                    respond(await backend.issueCertificate(thing: captured[0]), status: 201)
+                },
                 Endpoint(route: "v1/commands/*/cancel", permission: .write) { request, captured in
                     respond(await backend.cancelCommand(captured[0], caller: request.peer.map(identify)))
                 },

@@ -61,6 +61,9 @@ public protocol HubBackend: Sendable {
     func command(_ id: String) async -> Result<JSONValue, APIError>
     func cancelCommand(_ id: String, caller: Caller?) async -> Result<JSONValue, APIError>
 
+    /// A client certificate for a thing from the hub's CA: `{thing, key, certificate, ca, tlsPort}`.
+    func issueCertificate(thing: String) async -> Result<JSONValue, APIError>
+
     func schedules() async -> JSONValue
     func schedule(_ id: String) async -> Result<JSONValue, APIError>
     /// Creates (`id` nil: POST) or replaces (PUT) a schedule; `created` says which.

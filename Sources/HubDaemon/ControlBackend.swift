@@ -1,5 +1,6 @@
 import HubAPI
 import HubCore
+import HubCrypto
 import HubPlugins
 import HubStore
 import Logging
@@ -17,6 +18,8 @@ struct ControlBackend: HubBackend {
     let plugins: PluginManager
     let commands: CommandService
     let schedules: ScheduleService
+    let authority: DeviceCA?
+    let tlsPort: Int
     let logger: Logger
     let metrics: @Sendable () -> String
 
@@ -260,6 +263,31 @@ struct ControlBackend: HubBackend {
     }
 
     func plugins() async -> JSONValue { await plugins.statusJSON() }
+
+    /// A new key and client certificate for a registered thing, from the hub's CA: the broker's
+    /// TLS listener knows the device by it and confines it to the thing's topics.
+    func issueCertificate(thing: String) async -> Result<JSONValue, APIError> {
+        guard let authority else {
+            return .failure(
+                APIError(
+                    status: 409,
+                    message: "the hub's CA issues certificates for its embedded broker only (mqtt.mode = \"embedded\")")
+            )
+        }
+        guard (try? await store.things().contains { $0.name == thing }) == true else {
+            return .failure(.notFound("thing '\(thing)' is not registered (hubctl things add \(thing))"))
+        }
+        do {
+            let identity = try authority.issue(commonName: thing)
+            logger.notice("device certificate issued", metadata: ["device.id": "\(thing)"])
+            return .success([
+                "thing": .string(thing), "key": .string(identity.key), "certificate": .string(identity.certificate),
+                "ca": .string(authority.certificatePEM), "tlsPort": .integer(Int64(tlsPort)),
+            ])
+        } catch {
+            return .failure(APIError(status: 500, message: error.description))
+        }
+    }
 
     func schedules() async -> JSONValue { await schedules.list() }
     func schedule(_ id: String) async -> Result<JSONValue, APIError> { await schedules.detail(id) }

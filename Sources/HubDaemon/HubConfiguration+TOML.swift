@@ -56,10 +56,11 @@ extension HubConfiguration {
             self.mqtt.password = try mqtt.string("password") ?? self.mqtt.password
             self.mqtt.clientID = try mqtt.string("client_id") ?? self.mqtt.clientID
             self.mqtt.mosquitto = try mqtt.string("mosquitto") ?? self.mqtt.mosquitto
-            if self.mqtt.mode == .embedded && self.mqtt.tlsPort != 0
-                && (self.mqtt.caFile == nil || self.mqtt.certFile == nil || self.mqtt.keyFile == nil)
-            {
-                throw mqtt.error("tls_port", "needs ca_file, cert_file and key_file for the TLS listener")
+            let files = [self.mqtt.caFile, self.mqtt.certFile, self.mqtt.keyFile].compactMap { $0 }.count
+            if self.mqtt.mode == .embedded, self.mqtt.tlsPort != 0, files != 0, files != 3 {
+                // None: the hub's own CA (data_dir/ca) signs the listener's and the devices' certificates.
+                throw mqtt.error(
+                    "tls_port", "needs all of ca_file, cert_file and key_file, or none of them (the hub's own CA)")
             }
         }
         if let plugins = try reader.table("plugins") {

@@ -1,5 +1,6 @@
 import HubAPI
 import HubCore
+import HubCrypto
 import HubMQTT
 import HubPlugins
 import HubStore
@@ -74,6 +75,15 @@ public enum HubDaemon {
         let commands = CommandService(
             store: store, shadows: shadows, plugins: plugins, events: events, clock: clock, logger: logger)
         try await commands.recover()
+        // The hub's device CA (embedded broker only): certificates for devices and the TLS listener.
+        var authority: DeviceCA?
+        if configuration.mqtt.mode == .embedded {
+            do {
+                authority = try DeviceCA(directory: configuration.hub.dataDirectory + "/ca")
+            } catch {
+                throw ConfigurationError(message: "device CA: \(error.description)")
+            }
+        }
         let schedules = try ScheduleService(
             store: store, shadows: shadows, commands: commands, events: events, clock: clock,
             zones: TimeZoneDatabase(), configuredZone: configuration.hub.timeZone, logger: logger)
@@ -93,11 +103,16 @@ public enum HubDaemon {
                 )
             }
             broker.devicePasswordFile = configuration.mqtt.devicePasswordFile
-            if configuration.mqtt.tlsPort != 0, let ca = configuration.mqtt.caFile,
-                let cert = configuration.mqtt.certFile,
-                let key = configuration.mqtt.keyFile
-            {
-                broker.tls = .init(port: configuration.mqtt.tlsPort, caFile: ca, certFile: cert, keyFile: key)
+            if configuration.mqtt.tlsPort != 0 {
+                if let ca = configuration.mqtt.caFile, let cert = configuration.mqtt.certFile,
+                    let key = configuration.mqtt.keyFile
+                {
+                    broker.tls = .init(port: configuration.mqtt.tlsPort, caFile: ca, certFile: cert, keyFile: key)
+                } else if let authority {
+                    broker.tls = .init(
+                        port: configuration.mqtt.tlsPort, caFile: authority.caFile, certFile: authority.brokerCertFile,
+                        keyFile: authority.brokerKeyFile)
+                }
             }
             services.append(
                 .init(service: BrokerService(broker: EmbeddedBroker(configuration: broker, logger: logger))))
@@ -113,7 +128,7 @@ public enum HubDaemon {
         let backend = ControlBackend(
             shadows: shadows, store: store, status: status, events: events, clock: clock,
             limits: configuration.shadows.limits, plugins: plugins, commands: commands, schedules: schedules,
-            logger: logger,
+            authority: authority, tlsPort: configuration.mqtt.tlsPort, logger: logger,
             metrics: {
                 let text = metrics.emitToString()
                 return text.hasSuffix("\n") ? text : text + "\n"

@@ -1,6 +1,10 @@
 import ArgumentParser
 import HubCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 struct ThingsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "things", abstract: "List, register, show and remove things.",
@@ -36,6 +40,12 @@ struct ThingsCommand: AsyncParsableCommand {
         @Argument(help: "The thing's name: 1–128 of a-z A-Z 0-9 : _ -") var name: String
         @Option(name: .long, help: "Its device type (e.g. heater).") var type: String?
         @Argument(help: "Configuration as key=value.") var config: [String] = []
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Also issue the device a client certificate from the hub's CA: writes DIR/THING.key, DIR/THING.crt and DIR/ca.crt.",
+                valueName: "DIR"))
+        var issueCert: String?
 
         func run() async throws {
             let settings: JSONObject
@@ -47,7 +57,42 @@ struct ThingsCommand: AsyncParsableCommand {
             var request: JSONObject = ["name": .string(name), "config": .object(settings)]
             if let type { request["type"] = .string(type) }
             let body = try await global.call("POST", "/v1/things", body: .object(request))
-            print(global.json ? body.compactText : "registered \(name)\(type.map { " (\($0))" } ?? "")")
+            guard let directory = issueCert else {
+                print(global.json ? body.compactText : "registered \(name)\(type.map { " (\($0))" } ?? "")")
+                return
+            }
+            let issued = try await global.call("POST", "/v1/things/\(name)/certificate")
+            mkdir(directory, 0o755)
+            for (file, key, mode) in [
+                ("\(name).key", "key", 0o600), ("\(name).crt", "certificate", 0o644), ("ca.crt", "ca", 0o644),
+            ] {
+                let path = "\(directory)/\(file)"
+                guard let text = issued[key]?.stringValue, Self.write(text, to: path, mode: mode_t(mode)) else {
+                    throw Output.fail("cannot write \(path): \(String(cString: strerror(errno)))", code: .hubFailed)
+                }
+            }
+            if global.json {
+                print(JSONValue.object(["thing": .string(name), "directory": .string(directory)]).compactText)
+                return
+            }
+            print("registered \(name)\(type.map { " (\($0))" } ?? "")")
+            print(
+                "certificate: \(directory)/\(name).crt, key: \(directory)/\(name).key (0600), CA: \(directory)/ca.crt")
+            let port = issued["tlsPort"]?.integerValue ?? 0
+            print(
+                port == 0
+                    ? "the hub's TLS listener is off: set mqtt.tls_port in hub.toml to let the device connect"
+                    : "the device connects with TLS to port \(port); it may use only $aws/things/\(name)/… and cmd/\(name)/…"
+            )
+        }
+
+        static func write(_ text: String, to path: String, mode: mode_t) -> Bool {
+            let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode)
+            guard descriptor >= 0 else { return false }
+            defer { close(descriptor) }
+            fchmod(descriptor, mode)
+            let bytes = Array(text.utf8)
+            return bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) } == bytes.count
         }
     }
 
