@@ -1,7 +1,7 @@
 # homehub — the two commands a new user needs are `make run` and `make test`.
 SWIFT ?= swift
 
-.PHONY: deps build test run bench man completions format clean deb package-test
+.PHONY: deps build test run bench man completions format clean deb package-test faults
 
 deps:
 	@scripts/install-deps.sh
@@ -36,6 +36,14 @@ bench: deps
 	$(SWIFT) build -c release --product homehub-plugin-heater
 	$(SWIFT) build -c release --product homehub-plugin-motor
 	.build/release/homehub-bench
+
+## The fault suite (also part of `make test`): SIGKILL of the store writer and of homehubd,
+## the broker killed, plugins that crash, hang, flood or write garbage, a full disk.
+faults: build
+	$(SWIFT) test --skip-build --filter KillDurability
+	@scripts/python-env.sh
+	.build/venv/bin/pytest -q -k "kill or dies or full or misbehaving" Tests/Integration/test_faults.py \
+		Tests/Integration/test_daemon.py Tests/Integration/test_plugins.py Tests/Integration/test_commands.py
 
 ## The Debian package: dist/homehub_VERSION_ARCH.deb (release, static Swift stdlib, BIND_NOW).
 deb: deps
