@@ -19,7 +19,7 @@ chmod 0755 "$work"
 # lintian, as nobody (it refuses root): no errors, no warnings (overrides carry their reasons).
 cp "$deb" "$work/"
 chmod 0644 "$work/$(basename "$deb")"
-if ! su nobody -s /bin/sh -c "lintian --fail-on error,warning '$work/$(basename "$deb")'" \
+if ! su nobody -s /bin/sh -c "cd '$work' && lintian --fail-on error,warning '$work/$(basename "$deb")'" \
     > "$work/lintian.txt" 2>&1; then
     cat "$work/lintian.txt"
     echo "install-test: FAIL: lintian" >&2
