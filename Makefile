@@ -28,7 +28,7 @@ run: deps
 	@scripts/stage-plugins.sh run/plugins debug
 	.build/debug/homehubd --config config/demo.toml
 
-## Benchmarks (release build); not part of `make test`.
+## Benchmarks (release build); not part of `make test`. Parts: store, schedules, mqtt, scale.
 bench: deps
 	$(SWIFT) build -c release --product homehub-bench
 	$(SWIFT) build -c release --product homehubd

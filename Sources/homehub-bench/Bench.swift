@@ -20,6 +20,11 @@ struct Bench {
             if parts.isEmpty || parts.contains("store") { try await storeTable(quick: quick) }
             if parts.isEmpty || parts.contains("schedules") { try ScheduleBench.run(quick: quick) }
             if parts.isEmpty || parts.contains("mqtt") { try await mqttTable(quick: quick) }
+            if parts.isEmpty || parts.contains("scale") {
+                let executable = CommandLine.arguments[0]
+                let directory = String(executable[..<(executable.lastIndex(of: "/") ?? executable.startIndex)])
+                try await ScaleBench.run(homehubd: directory + "/homehubd", quick: quick)
+            }
         } catch {
             print("homehub-bench: \(error)")
             exit(1)

@@ -424,13 +424,13 @@ struct MQTTBench {
     /// Waits until homehubd reports healthy on its control socket (connected and subscribed).
     func waitForHub() async throws {
         for _ in 0..<400 {
-            if healthIsOK(socketPath: directory + "/hubctl.sock") { return }
+            if Self.healthIsOK(socketPath: directory + "/hubctl.sock") { return }
             try await Task.sleep(for: .milliseconds(25))
         }
         throw MQTTError(code: .timedOut, message: "homehubd did not become healthy")
     }
 
-    func healthIsOK(socketPath: String) -> Bool {
+    static func healthIsOK(socketPath: String) -> Bool {
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(descriptor) }
         var address = sockaddr_un()
