@@ -175,13 +175,16 @@ actor Follower {
     /// The final event, or — when the command had ended before the stream saw it — the ledger's record.
     func waitForEnd(orPoll poll: @Sendable () async -> JSONValue?) async -> JSONValue {
         if let last, CommandExit.finalStates.contains(last["state"]?.stringValue ?? "") {
-            return await poll() ?? last
+            // The ledger's record has the details; a state is final once seen, whatever a read says.
+            if let polled = await poll(), polled["state"] == last["state"] { return polled }
+            return last
         }
         if let polled = await poll(), CommandExit.finalStates.contains(polled["state"]?.stringValue ?? "") {
             return polled
         }
         let event = await withCheckedContinuation { finished = $0 }
-        return await poll() ?? event
+        if let polled = await poll(), polled["state"] == event["state"] { return polled }
+        return event
     }
 }
 
