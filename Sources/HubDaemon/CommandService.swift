@@ -22,10 +22,6 @@ actor CommandService {
     /// Plugin deliveries under way (a request is in flight).
     private var delivering: Set<String> = []
     private var nextRetry: [String: Int64] = [:]
-    /// Commands that ended recently: answered from here until their final write is surely
-    /// durable, so that a read right after the end never sees the state before it.
-    private var recentlyFinished: [String: Command] = [:]
-    private var recentlyFinishedOrder: [String] = []
 
     init(
         store: HubStore, shadows: ShadowService, plugins: PluginManager, events: EventBus, clock: any HubClock,
@@ -337,14 +333,12 @@ actor CommandService {
     // MARK: - Bookkeeping
 
     func update(_ command: Command, actions: [CommandAction]) async {
-        record(command)
+        let written = record(command)
         if command.state.isFinal {
+            // A command leaves memory only once its final state is durable: a read right after
+            // the end then finds it in the ledger, never the state before it.
+            try? await written.wait()
             active[command.id] = nil
-            recentlyFinished[command.id] = command
-            recentlyFinishedOrder.append(command.id)
-            if recentlyFinishedOrder.count > 1000 {
-                recentlyFinished[recentlyFinishedOrder.removeFirst()] = nil
-            }
             nextRetry[command.id] = nil
             if published.remove(command.id) != nil { await publishDesired(thing: command.thing, adding: nil) }
             await dispatch(thing: command.thing)
@@ -354,11 +348,12 @@ actor CommandService {
     }
 
     /// Writes the command to the ledger (in order) and announces it.
-    func record(_ command: Command) {
+    @discardableResult
+    func record(_ command: Command) -> WriteTicket {
         if active[command.id] != nil || !command.state.isFinal { active[command.id] = command }
-        if recentlyFinished[command.id] != nil { recentlyFinished[command.id] = command }
-        _ = store.enqueueSaveCommand(command)
+        let ticket = store.enqueueSaveCommand(command)
         announce(command)
+        return ticket
     }
 
     func announce(_ command: Command) {
@@ -384,7 +379,7 @@ actor CommandService {
     func activeCount() -> Int { active.count }
 
     func command(_ id: String) async -> Command? {
-        if let command = active[id] ?? recentlyFinished[id] { return command }
+        if let command = active[id] { return command }
         return try? await store.command(id: id)
     }
 }
