@@ -98,20 +98,8 @@ public final class DeviceCA: @unchecked Sendable {
     }
 
     static func write(_ text: String, to path: String, mode: mode_t) throws(Failure) {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard descriptor >= 0 else {
+        guard FileContents.write(text, to: path, mode: UInt32(mode)) else {
             throw Failure(description: "cannot write \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { close(descriptor) }
-        fchmod(descriptor, mode)
-        let bytes = Array(text.utf8)
-        var written = 0
-        while written < bytes.count {
-            let count = bytes[written...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-            guard count > 0 else {
-                throw Failure(description: "cannot write \(path): \(String(cString: strerror(errno)))")
-            }
-            written += count
         }
     }
 }

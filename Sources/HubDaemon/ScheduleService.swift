@@ -20,7 +20,6 @@ actor ScheduleService {
     let configuredZone: String?
     let logger: Logger
     private var planner: SchedulePlanner
-    private var defaultZoneName: String
 
     init(
         store: HubStore, shadows: ShadowService, commands: CommandService, events: EventBus, clock: any HubClock,
@@ -46,7 +45,6 @@ actor ScheduleService {
         } catch {
             throw ConfigurationError(message: "hub.time_zone: \(error.description)")
         }
-        defaultZoneName = zone.name
         planner = SchedulePlanner(defaultZone: zone)
     }
 
@@ -62,7 +60,8 @@ actor ScheduleService {
                     metadata: ["schedule.id": "\(id)", "error": "\(error)"])
             }
         }
-        logger.info("schedules loaded", metadata: ["schedules": "\(planner.count)", "time_zone": "\(defaultZoneName)"])
+        logger.info(
+            "schedules loaded", metadata: ["schedules": "\(planner.count)", "time_zone": "\(planner.defaultZone.name)"])
     }
 
     // MARK: - Time passing
@@ -88,11 +87,10 @@ actor ScheduleService {
     func checkSystemZone() async {
         guard configuredZone == nil else { return }
         let name = TimeZoneDatabase.systemZoneName()
-        guard name != defaultZoneName, let zone = try? zones.zone(name) else { return }
+        guard name != planner.defaultZone.name, let zone = try? zones.zone(name) else { return }
         logger.notice(
             "the system's time zone changed; schedules without a zone follow it",
-            metadata: ["from": "\(defaultZoneName)", "to": "\(name)"])
-        defaultZoneName = name
+            metadata: ["from": "\(planner.defaultZone.name)", "to": "\(name)"])
         planner.setDefaultZone(zone)
         await tick()
     }
@@ -232,7 +230,7 @@ actor ScheduleService {
     func list() -> JSONValue {
         let now = clock.epochSeconds()
         return [
-            "timeZone": .string(defaultZoneName),
+            "timeZone": .string(planner.defaultZone.name),
             "schedules": .array(
                 planner.schedules.values.sorted { $0.id < $1.id }.map { summary($0, now: now) }),
         ]

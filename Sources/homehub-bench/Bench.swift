@@ -53,8 +53,7 @@ struct Bench {
     }
 
     static func mqttTable(quick: Bool) async throws {
-        var template = Array("/tmp/homehub-bench-mqtt-XXXXXX".utf8CString)
-        let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        let directory = Bench.temporaryDirectory("/tmp/homehub-bench-mqtt")
         defer { _ = system("rm -rf '\(directory)'") }
         let executable = CommandLine.arguments[0]
         let homehubd = String(executable[..<(executable.lastIndex(of: "/") ?? executable.startIndex)]) + "/homehubd"
@@ -115,6 +114,12 @@ struct Bench {
         print("")
     }
 
+    /// A new directory `prefix-XXXXXX` (mkdtemp).
+    static func temporaryDirectory(_ prefix: String) -> String {
+        var template = Array("\(prefix)-XXXXXX".utf8CString)
+        return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    }
+
     static func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
     }
@@ -149,8 +154,7 @@ struct Bench {
     }
 
     static func throughStore(updates: Int, writers: Int, maxBatchSize: Int) async throws -> Double {
-        var template = Array("/tmp/homehub-bench-XXXXXX".utf8CString)
-        let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        let directory = temporaryDirectory("/tmp/homehub-bench")
         defer {
             for suffix in ["", "-wal", "-shm"] { unlink(directory + "/hub.db" + suffix) }
             rmdir(directory)

@@ -94,9 +94,7 @@ struct MQTTBench {
         var text = "persistence false\nlog_dest stderr\nlog_type error\nset_tcp_nodelay true\nmax_queued_messages 0\n"
         text += "listener \(port) 127.0.0.1\nallow_anonymous true\n"
         if geteuid() == 0 { text += "user root\n" }
-        let file = fopen(config, "w")
-        fputs(text, file)
-        fclose(file)
+        _ = FileContents.write(text, to: config, mode: 0o644)
         return try ChildProcess(executable: "/usr/sbin/mosquitto", arguments: ["-c", config])
     }
 
@@ -146,9 +144,7 @@ struct MQTTBench {
             requests_per_second_per_thing = 0
             \(things)
             """
-        let file = fopen(config, "w")
-        fputs(text, file)
-        fclose(file)
+        _ = FileContents.write(text, to: config, mode: 0o644)
         return try ChildProcess(executable: homehubd, arguments: ["--config", config])
     }
 

@@ -19,8 +19,7 @@ enum ScaleBench {
             ("empty database (baseline)", 0, 0),
             ("\(things) things + shadows, \(commands) ledger rows", things, commands),
         ] {
-            var template = Array("/tmp/homehub-bench-scale-XXXXXX".utf8CString)
-            let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+            let directory = Bench.temporaryDirectory("/tmp/homehub-bench-scale")
             defer { _ = system("rm -rf '\(directory)'") }
             mkdir(directory + "/data", 0o750)
             try await populate(directory + "/data/hub.db", things: thingCount, commands: commandCount)
@@ -37,9 +36,7 @@ enum ScaleBench {
                 [plugins]
                 dirs = []
                 """
-            let file = fopen(config, "w")
-            fputs(text, file)
-            fclose(file)
+            _ = FileContents.write(text, to: config, mode: 0o644)
             let started = DispatchTime.now().uptimeNanoseconds
             let hub = try ChildProcess(executable: homehubd, arguments: ["--config", config])
             var healthy = false

@@ -133,7 +133,7 @@ struct ScheduleCommand: AsyncParsableCommand {
             if let id { request["id"] = .string(id) }
             if let program { request["program"] = .string(program) }
             if let programFile {
-                guard let text = programFile == "-" ? readStandardInput() : FileContents.text(programFile) else {
+                guard let text = FileContents.text(programFile) else {
                     throw Output.fail("cannot read the program file \(programFile)", code: .usage)
                 }
                 // Lines starting with '#' are comments.
@@ -177,12 +177,6 @@ struct ScheduleCommand: AsyncParsableCommand {
                 )
             }
             print("next: \(ScheduleCommand.when(body["next"]))")
-        }
-
-        func readStandardInput() -> String? {
-            var text = ""
-            while let line = readLine(strippingNewline: false) { text += line }
-            return text
         }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import HubCore
+import HubProcess
 
 #if canImport(Glibc)
     import Glibc
@@ -67,7 +68,7 @@ struct ThingsCommand: AsyncParsableCommand {
                 ("\(name).key", "key", 0o600), ("\(name).crt", "certificate", 0o644), ("ca.crt", "ca", 0o644),
             ] {
                 let path = "\(directory)/\(file)"
-                guard let text = issued[key]?.stringValue, Self.write(text, to: path, mode: mode_t(mode)) else {
+                guard let text = issued[key]?.stringValue, FileContents.write(text, to: path, mode: UInt32(mode)) else {
                     throw Output.fail("cannot write \(path): \(String(cString: strerror(errno)))", code: .hubFailed)
                 }
             }
@@ -84,15 +85,6 @@ struct ThingsCommand: AsyncParsableCommand {
                     ? "the hub's TLS listener is off: set mqtt.tls_port in hub.toml to let the device connect"
                     : "the device connects with TLS to port \(port); it may use only $aws/things/\(name)/… and cmd/\(name)/…"
             )
-        }
-
-        static func write(_ text: String, to path: String, mode: mode_t) -> Bool {
-            let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode)
-            guard descriptor >= 0 else { return false }
-            defer { close(descriptor) }
-            fchmod(descriptor, mode)
-            let bytes = Array(text.utf8)
-            return bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) } == bytes.count
         }
     }
 
