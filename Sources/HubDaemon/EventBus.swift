@@ -6,8 +6,6 @@ import Synchronization
 public final class EventBus: Sendable {
     private struct Subscriber {
         var thing: String?
-        /// Watchers outside the hub; the hub's own subscribers are not counted in the status.
-        var external: Bool
         var continuation: AsyncStream<JSONValue>.Continuation
     }
 
@@ -15,11 +13,11 @@ public final class EventBus: Sendable {
 
     public init() {}
 
-    public func subscribe(thing: String?, external: Bool = true) -> AsyncStream<JSONValue> {
+    public func subscribe(thing: String?) -> AsyncStream<JSONValue> {
         let (stream, continuation) = AsyncStream.makeStream(of: JSONValue.self, bufferingPolicy: .bufferingNewest(1000))
         let key = subscribers.withLock { state in
             state.next += 1
-            state.all[state.next] = Subscriber(thing: thing, external: external, continuation: continuation)
+            state.all[state.next] = Subscriber(thing: thing, continuation: continuation)
             return state.next
         }
         continuation.onTermination = { [weak self] _ in
@@ -45,6 +43,5 @@ public final class EventBus: Sendable {
         for subscriber in all { subscriber.continuation.finish() }
     }
 
-    /// Watchers outside the hub (`hubctl watch`, `GET /v1/events`).
-    public var subscriberCount: Int { subscribers.withLock { $0.all.values.filter(\.external).count } }
+    public var subscriberCount: Int { subscribers.withLock { $0.all.count } }
 }

@@ -51,12 +51,14 @@ public enum HubDaemon {
             }
         }
         let (deltas, deltaSink) = AsyncStream.makeStream(of: ShadowService.DeltaNotice.self)
+        let (manualChanges, manualSink) = AsyncStream.makeStream(of: ShadowService.ManualDesiredChange.self)
         let shadows = try await ShadowService(
             store: store, limits: configuration.shadows.limits,
             requestsPerSecondPerThing: configuration.shadows.requestsPerSecondPerThing,
             requireRegisteredThings: configuration.shadows.requireRegisteredThings,
             clock: clock, publisher: MQTTShadowPublisher(client: client, logger: logger), events: events,
-            deviceTypes: types, deltaSink: { deltaSink.yield($0) }, logger: logger)
+            deviceTypes: types, deltaSink: { deltaSink.yield($0) },
+            manualDesiredSink: { manualSink.yield($0) }, logger: logger)
         var pluginOptions = PluginHostOptions()
         pluginOptions.stateDirectory = configuration.hub.dataDirectory + "/plugins"
         pluginOptions.pingInterval = .milliseconds(Int(configuration.plugins.pingSeconds * 1000))
@@ -124,7 +126,8 @@ public enum HubDaemon {
                     commandUpdates: { commandSink.yield($0) })))
         services.append(.init(service: PluginService(plugins: plugins, shadows: shadows, deltas: deltas)))
         services.append(.init(service: CommandTimerService(commands: commands, updates: commandUpdates)))
-        services.append(.init(service: ScheduleTimerService(schedules: schedules, events: events, clock: clock)))
+        services.append(
+            .init(service: ScheduleTimerService(schedules: schedules, manualChanges: manualChanges, clock: clock)))
         let backend = ControlBackend(
             shadows: shadows, store: store, status: status, events: events, clock: clock,
             limits: configuration.shadows.limits, plugins: plugins, commands: commands, schedules: schedules,

@@ -96,15 +96,11 @@ actor ScheduleService {
     }
 
     /// A desired change from anyone but a schedule may start holds.
-    func observe(_ event: JSONValue) async {
-        guard event["type"]?.stringValue == "shadow.updated",
-            case .object(let desired)? = event["state"]?["desired"],
-            let thing = event["thing"]?.stringValue
-        else { return }
-        if event["clientToken"]?.stringValue?.hasPrefix(Schedule.clientTokenPrefix) == true { return }
+    func observe(_ change: ShadowService.ManualDesiredChange) async {
+        let thing = change.id.thingName
         let now = clock.epochSeconds()
         let holding = planner.manualChange(
-            thing: thing, shadow: event["shadow"]?.stringValue, attributes: Set(desired.keys), at: now)
+            thing: thing, shadow: change.id.shadowName, attributes: change.attributes, at: now)
         for id in holding {
             guard let schedule = planner.schedules[id], let hold = schedule.hold else { continue }
             let zone = planner.zone(of: schedule)
@@ -442,15 +438,14 @@ actor ScheduleService {
 /// changes to the holds.
 struct ScheduleTimerService: Service {
     let schedules: ScheduleService
-    let events: EventBus
+    let manualChanges: AsyncStream<ShadowService.ManualDesiredChange>
     let clock: any HubClock
 
     func run() async throws {
         try await runUntilGracefulShutdown {
             try await withThrowingDiscardingTaskGroup { group in
-                let changes = events.subscribe(thing: nil, external: false)
                 group.addTask {
-                    for await event in changes { await schedules.observe(event) }
+                    for await change in manualChanges { await schedules.observe(change) }
                 }
                 await schedules.tick()
                 var lastWall = clock.epochMilliseconds()

@@ -47,6 +47,12 @@ public actor ShadowService {
         public var desired: JSONObject
     }
 
+    /// A desired change that did not come from a schedule (a schedule's hold starts from it).
+    public struct ManualDesiredChange: Sendable {
+        public var id: ShadowID
+        public var attributes: Set<String>
+    }
+
     public let engine: ShadowEngine
     nonisolated let store: HubStore
     nonisolated let clock: any HubClock
@@ -55,6 +61,7 @@ public actor ShadowService {
     let events: EventBus
     let requireRegisteredThings: Bool
     let deltaSink: @Sendable (DeltaNotice) -> Void
+    let manualDesiredSink: @Sendable (ManualDesiredChange) -> Void
     private var records: [ShadowID: ShadowRecord] = [:]
     /// Registered things and their device type (nil: no type).
     private var thingTypes: [String: String?] = [:]
@@ -64,10 +71,12 @@ public actor ShadowService {
     public init(
         store: HubStore, limits: ShadowLimits, requestsPerSecondPerThing: Double, requireRegisteredThings: Bool,
         clock: any HubClock, publisher: any ShadowPublisher, events: EventBus, deviceTypes: [String: DeviceType] = [:],
-        deltaSink: @escaping @Sendable (DeltaNotice) -> Void = { _ in }, logger: Logger
+        deltaSink: @escaping @Sendable (DeltaNotice) -> Void = { _ in },
+        manualDesiredSink: @escaping @Sendable (ManualDesiredChange) -> Void = { _ in }, logger: Logger
     ) async throws {
         self.events = events
         self.deltaSink = deltaSink
+        self.manualDesiredSink = manualDesiredSink
         self.deviceTypes = deviceTypes
         self.engine = ShadowEngine(limits: limits)
         self.store = store
@@ -229,6 +238,11 @@ public actor ShadowService {
         case .success(let outcome):
             if pending.operation != .get {
                 publishEvent(for: id, operation: pending.operation, outcome: outcome, origin: origin)
+            }
+            if pending.operation == .update, origin != .schedule,
+                case .object(let desired)? = outcome.accepted["state"]?["desired"]
+            {
+                manualDesiredSink(ManualDesiredChange(id: id, attributes: Set(desired.keys)))
             }
             if origin == .mqtt || pending.operation == .update {
                 publisher.publish("\(prefix)/\(operation)/accepted", outcome.accepted)
