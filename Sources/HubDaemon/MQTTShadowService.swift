@@ -35,9 +35,12 @@ struct MQTTShadowService: Service {
                     for await connected in client.connectionChanges {
                         status.brokerConnection(connected)
                         if connected {
+                            let resent = await shadows.republishDeltas()
                             logger.notice(
                                 "connected to the MQTT broker",
-                                metadata: ["mqtt.endpoint": "\(client.options.endpoint)"])
+                                metadata: [
+                                    "mqtt.endpoint": "\(client.options.endpoint)", "deltas.resent": "\(resent)",
+                                ])
                         } else {
                             logger.warning(
                                 "lost the MQTT broker; reconnecting",

@@ -203,6 +203,28 @@ public actor ShadowService {
         if let stored = try? await store.shadow(id) { records[id] = stored }
     }
 
+    /// Publishes `/update/delta` again for every stored shadow that has one. Called at each
+    /// (re)connection to the broker: devices whose persistent session outlived a broker crash,
+    /// or a hub restart, get the deltas they missed. Read from the store, so only durable state
+    /// is announced. Returns how many were published.
+    public func republishDeltas() async -> Int {
+        let stored: [(id: ShadowID, record: ShadowRecord)]
+        do {
+            stored = try await store.allShadows()
+        } catch {
+            logger.error("cannot read the shadows to resend their deltas", metadata: ["error": "\(error)"])
+            return 0
+        }
+        let now = clock.epochSeconds()
+        var count = 0
+        for (id, record) in stored where record.exists {
+            guard let document = ShadowEngine.deltaDocument(record, clientToken: nil, at: now) else { continue }
+            publisher.publish("\(id.topicPrefix)/update/delta", document)
+            count += 1
+        }
+        return count
+    }
+
     /// Handles a request from MQTT end to end, publishing the answers.
     public func handleMQTT(_ topic: ShadowTopic, payload: [UInt8]) -> PendingRequest? {
         do {

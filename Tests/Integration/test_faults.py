@@ -136,3 +136,156 @@ def test_sigkill_under_100_devices_loses_nothing_acknowledged_and_versions_stay_
         for _, client in clients:
             client.loop_stop()
         hub.stop()
+
+
+def test_broker_sigkilled_mid_load_hub_resyncs_nothing_acknowledged_is_lost_devices_get_missed_deltas(tmp_path):
+    """100 devices with persistent sessions stream updates to the embedded broker; the broker is
+    SIGKILLed mid-stream and desired changes are made through the control API while it is
+    down. homehubd restarts it, reconnects and resends the outstanding deltas: every device gets
+    its missed delta, every acknowledged version is in the store, and numbering goes on without
+    a gap."""
+    import threading
+    import time
+
+    import paho.mqtt.client as mqtt
+
+    from conftest import Hub, free_port
+
+    port = free_port()
+    hub = Hub(tmp_path, f'[hub]\ndata_dir = "{tmp_path}/data"\nsocket = "{tmp_path}/hubctl.sock"\n'
+                        f'[mqtt]\nmode = "embedded"\nport = {port}\n[plugins]\ndirs = []\n'
+                        '[shadows]\nrequests_per_second_per_thing = 1000\n')
+    acknowledged = {}
+    deltas = {}
+    lock = threading.Lock()
+    clients = []
+    subscribed = threading.Semaphore(0)
+    try:
+        for number in range(100):
+            thing = f"dev{number}"
+            client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=thing, clean_session=False)
+            # Devices come back after the hub has reconnected: what reaches them then is what
+            # the broker kept for their sessions.
+            client.reconnect_delay_set(4, 8)
+
+            def on_connect(client, userdata, flags, reason, properties, thing=thing):
+                # What device code does on every (re)connect: (re)subscribe.
+                client.subscribe([(f"$aws/things/{thing}/shadow/update/accepted", 1),
+                                  (f"$aws/things/{thing}/shadow/update/delta", 1)])
+
+            def on_message(client, userdata, message, thing=thing):
+                body = json.loads(message.payload)
+                with lock:
+                    if message.topic.endswith("/delta"):
+                        deltas.setdefault(thing, []).append(body)
+                    elif "reported" in body.get("state", {}):
+                        acknowledged.setdefault(thing, set()).add(body["version"])
+
+            client.on_connect = on_connect
+            client.on_message = on_message
+            client.on_subscribe = lambda *arguments: subscribed.release()
+            client.connect("127.0.0.1", port)
+            client.loop_start()
+            clients.append((thing, client))
+        for _ in clients:
+            assert subscribed.acquire(timeout=15), "a device's subscription was not acknowledged"
+        sessions_known = time.time()
+        database = tmp_path / "data" / "broker" / "mosquitto.db"
+
+        def publish_round(round_number):
+            for thing, client in clients:
+                client.publish(f"$aws/things/{thing}/shadow/update",
+                               json.dumps({"state": {"reported": {"n": round_number}}}), qos=1)
+
+        for round_number in range(10):
+            publish_round(round_number)
+        wait_for(lambda: sum(map(len, acknowledged.values())) >= 500, what="the stream to flow")
+        # The broker saves its sessions every few seconds; the devices' must be on disk.
+        wait_for(lambda: database.exists() and database.stat().st_mtime > sessions_known, timeout=20,
+                 what="mosquitto to save the device sessions")
+        for round_number in range(10, 20):
+            publish_round(round_number)
+        broker_pid = int((tmp_path / "data" / "mosquitto.pid").read_text())
+        os.kill(broker_pid, signal.SIGKILL)
+        # Desired changes while the broker is down (or restarting): each answered only once durable.
+        missed = {}
+        for thing, _ in clients:
+            status, _, body = hub.request("POST", f"/things/{thing}/shadow", {"state": {"desired": {"target": thing}}})
+            assert status == 200, body
+            missed[thing] = body["version"]
+        for round_number in range(20, 30):
+            publish_round(round_number)
+        wait_for(lambda: "mosquitto" in hub.log_text() and "restarting" in hub.log_text(),
+                 what="the hub to notice the broker died")
+        wait_for(hub.ready, what="the hub to reconnect")
+
+        def got_missed_delta(thing):
+            # The delta of that very version: later reports from the device make deltas of their
+            # own (the desired target is not reported), which do not count.
+            with lock:
+                return any(d["version"] == missed[thing] and d["state"].get("target") == thing
+                           for d in deltas.get(thing, []))
+
+        wait_for(lambda: all(got_missed_delta(thing) for thing, _ in clients), timeout=30,
+                 what="every device to get the delta it missed "
+                      f"({sum(got_missed_delta(t) for t, _ in clients)} of 100 so far)")
+        assert "deltas.resent" in hub.log_text()
+        for thing, client in clients:
+            client.disconnect()
+        for thing, client in clients:
+            client.loop_stop()
+        with lock:
+            seen = {thing: set(versions) for thing, versions in acknowledged.items()}
+        print(f"acknowledged {sum(map(len, seen.values()))} updates from 100 devices around the broker's SIGKILL")
+        for thing, _ in clients:
+            status, _, body = hub.request("GET", f"/things/{thing}/shadow")
+            assert status == 200 and body["state"]["desired"] == {"target": thing}, body
+            # Nothing acknowledged is missing: the stored version covers every acknowledged one.
+            assert body["version"] >= max(seen.get(thing, {0})), (thing, body["version"], max(seen[thing]))
+            after = hub.request("POST", f"/things/{thing}/shadow", {"state": {"reported": {"after": True}}})[2]
+            assert after["version"] == body["version"] + 1
+    finally:
+        for _, client in clients:
+            client.disconnect()
+            client.loop_stop()
+        hub.stop()
+
+
+def test_a_delta_made_while_the_broker_was_down_reaches_the_device_even_if_the_hub_died_too(tmp_path, broker):
+    """The broker dies; a desired change is made (durable, its delta unsent); then homehubd is
+    SIGKILLed, losing whatever its MQTT client had queued. When both are back, the hub resends
+    the outstanding delta from the store on connecting."""
+    import queue
+
+    import paho.mqtt.client as mqtt
+
+    from conftest import Hub
+
+    hub = Hub(tmp_path, external_config(tmp_path, broker))
+    deltas = queue.Queue()
+    subscriptions = queue.Queue()
+    device = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="heater-device")
+    device.reconnect_delay_set(1, 1)
+    device.on_connect = lambda client, *rest: client.subscribe("$aws/things/heater/shadow/update/delta", qos=1)
+    device.on_subscribe = lambda *arguments: subscriptions.put(True)
+    device.on_message = lambda client, userdata, message: deltas.put(json.loads(message.payload))
+    try:
+        device.connect("127.0.0.1", broker.port)
+        device.loop_start()
+        subscriptions.get(timeout=10)
+        assert hub.request("POST", "/things/heater/shadow", {"state": {"reported": {"t": 18}}})[0] == 200
+        broker.kill()
+        status, _, body = hub.request("POST", "/things/heater/shadow", {"state": {"desired": {"t": 21}}})
+        assert status == 200, body
+        hub.signal(signal.SIGKILL)
+        hub.process.wait(timeout=10)
+        broker.start()
+        subscriptions.get(timeout=15)  # the device is back and subscribed; no hub yet
+        assert deltas.empty(), "a delta arrived with no hub running"
+        hub.start()
+        delta = deltas.get(timeout=15)
+        assert delta["state"] == {"t": 21} and delta["version"] == body["version"], delta
+    finally:
+        device.disconnect()
+        device.loop_stop()
+        hub.stop()

@@ -163,7 +163,8 @@ public struct ShadowEngine: Sendable {
         return .object(document)
     }
 
-    static func deltaDocument(_ record: ShadowRecord, clientToken: String?, at now: Int64) -> JSONValue? {
+    /// `/update/delta` for a record, or nil when desired and reported agree.
+    public static func deltaDocument(_ record: ShadowRecord, clientToken: String?, at now: Int64) -> JSONValue? {
         guard let delta = record.delta else { return nil }
         var document: JSONObject = [
             "state": .object(delta.state), "metadata": .object(delta.metadata),
