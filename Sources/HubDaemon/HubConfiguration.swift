@@ -61,6 +61,12 @@ public struct HubConfiguration: Sendable, Equatable {
         public var name: String
         public var type: String?
         public var config: JSONObject
+
+        public init(name: String, type: String? = nil, config: JSONObject? = nil) {
+            self.name = name
+            self.type = type
+            self.config = config ?? JSONObject()
+        }
     }
 
     public var hub = Hub()

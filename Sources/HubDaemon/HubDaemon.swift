@@ -1,4 +1,4 @@
-import HubAPI
+public import HubAPI
 import HubCore
 import HubCrypto
 import HubMQTT
@@ -16,9 +16,67 @@ import ServiceLifecycle
 
 /// Builds homehubd's services from a configuration and runs them until SIGTERM or SIGINT.
 public enum HubDaemon {
+    /// The hub's parts, wired and loaded but not yet running: what `run` starts, and what the
+    /// HTTP fuzzer drives in-process through ``api`` without starting anything.
+    public struct Assembly {
+        public let api: ControlAPI
+        let services: [ServiceGroupConfiguration.ServiceConfiguration]
+        let status: HubStatus
+        let shadows: ShadowService
+        let store: HubStore
+        let client: MQTTClient
+        let events: EventBus
+
+        /// Closes what `assemble` opened (for an assembly that is never run).
+        public func close() {
+            events.finishAll()
+            client.close()
+            store.close()
+        }
+    }
+
     public static func run(_ configuration: HubConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry)
         async throws
     {
+        let hub = try await assemble(configuration, logger: logger, metrics: metrics)
+        defer {
+            hub.events.finishAll()
+            hub.store.close()
+        }
+        var services = hub.services
+        let listener: UnixSocketHTTPServer.Listener
+        if let inherited = Systemd.listenDescriptors().first {
+            listener = .inheritedDescriptor(inherited)
+        } else {
+            listener = .path(configuration.hub.socket, group: groupID(configuration.hub.socketGroup, logger: logger))
+        }
+        services.append(
+            .init(
+                service: ControlAPIService(
+                    server: UnixSocketHTTPServer(listener: listener, responder: hub.api, logger: logger),
+                    status: hub.status)))
+        services.append(
+            .init(service: SystemdNotifier(status: hub.status, shadows: hub.shadows, store: hub.store, logger: logger)))
+
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        logger.notice(
+            "homehubd \(HubStatus.version) starting",
+            metadata: [
+                "data_dir": "\(configuration.hub.dataDirectory)", "socket": "\(configuration.hub.socket)",
+                "mqtt.mode": "\(configuration.mqtt.mode.rawValue)",
+            ])
+        try await group.run()
+        hub.client.close()
+        if case .path = listener { unlink(configuration.hub.socket) }
+        logger.notice("homehubd stopped")
+    }
+
+    /// Opens the store, registers the configured things, discovers the plugins and builds every
+    /// service; starts nothing.
+    public static func assemble(
+        _ configuration: HubConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry
+    ) async throws -> Assembly {
         let clock = SystemClock(offsetSeconds: SystemClock.environmentOffset)
         if clock.offsetSeconds != 0 {
             logger.warning(
@@ -29,12 +87,10 @@ public enum HubDaemon {
         try makeDirectory(parent(of: configuration.hub.socket), mode: 0o755)
 
         let store = try HubStore(path: configuration.databasePath, now: clock.epochSeconds())
-        defer { store.close() }
 
         let client = try MQTTClient(options: mqttOptions(configuration))
         let status = HubStatus(clock: clock)
         let events = EventBus()
-        defer { events.finishAll() }
         for thing in configuration.things {
             // Things declared in the configuration are (re-)registered at every start.
             try await store.registerThing(
@@ -142,30 +198,9 @@ public enum HubDaemon {
                 by: 0)
         }
         let api = ControlAPI(backend: backend, policy: configuration.policy, identify: CallerIdentity.resolve)
-        let listener: UnixSocketHTTPServer.Listener
-        if let inherited = Systemd.listenDescriptors().first {
-            listener = .inheritedDescriptor(inherited)
-        } else {
-            listener = .path(configuration.hub.socket, group: groupID(configuration.hub.socketGroup, logger: logger))
-        }
-        services.append(
-            .init(
-                service: ControlAPIService(
-                    server: UnixSocketHTTPServer(listener: listener, responder: api, logger: logger), status: status)))
-        services.append(.init(service: SystemdNotifier(status: status, shadows: shadows, store: store, logger: logger)))
-
-        let group = ServiceGroup(
-            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        logger.notice(
-            "homehubd \(HubStatus.version) starting",
-            metadata: [
-                "data_dir": "\(configuration.hub.dataDirectory)", "socket": "\(configuration.hub.socket)",
-                "mqtt.mode": "\(configuration.mqtt.mode.rawValue)",
-            ])
-        try await group.run()
-        client.close()
-        if case .path = listener { unlink(configuration.hub.socket) }
-        logger.notice("homehubd stopped")
+        return Assembly(
+            api: api, services: services, status: status, shadows: shadows, store: store, client: client,
+            events: events)
     }
 
     static func mqttOptions(_ configuration: HubConfiguration) -> MQTTClientOptions {

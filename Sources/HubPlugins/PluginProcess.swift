@@ -102,29 +102,16 @@ final class PluginProcess: Sendable {
     deinit { closeInput() }
 
     static func readLines(_ fd: Int32, maxLineBytes: Int, deliver: (Event) -> Void) {
-        var pending: [UInt8] = []
-        var discarding = false
+        var framer = LineFramer(maxLineBytes: maxLineBytes)
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let count = read(fd, &buffer, buffer.count)
             if count < 0 && errno == EINTR { continue }
             if count <= 0 { return }
-            var start = 0
-            for index in 0..<count where buffer[index] == 0x0A {
-                if !discarding {
-                    pending.append(contentsOf: buffer[start..<index])
-                    deliver(.line(pending))
-                }
-                pending.removeAll(keepingCapacity: true)
-                discarding = false
-                start = index + 1
-            }
-            if !discarding {
-                pending.append(contentsOf: buffer[start..<count])
-                if pending.count > maxLineBytes {
-                    deliver(.lineTooLong(pending.count))
-                    pending.removeAll()
-                    discarding = true
+            framer.feed(buffer[..<count]) { event in
+                switch event {
+                case .line(let bytes): deliver(.line(bytes))
+                case .lineTooLong(let size): deliver(.lineTooLong(size))
                 }
             }
         }

@@ -289,13 +289,13 @@ public actor PluginSupervisor {
                     return
                         "the plugin sent more than \(Int(options.maxMessagesPerSecond)) messages per second (flooding)"
                 }
-                guard let message = try? JSONParser().parse(bytes), case .object(let object) = message,
-                    object["jsonrpc"] == "2.0"
-                else {
-                    return
-                        "the plugin wrote a line that is not a JSON-RPC 2.0 message: \(String(decoding: bytes.prefix(120), as: UTF8.self))"
+                let message: PluginMessage
+                do {
+                    message = try PluginMessage(line: bytes)
+                } catch {
+                    return error.description
                 }
-                await handle(object, process: process)
+                await handle(message, process: process)
             }
         }
         return Self.closedOutput
@@ -318,11 +318,11 @@ public actor PluginSupervisor {
         }
     }
 
-    private func handle(_ message: JSONObject, process: PluginProcess) async {
-        if let method = message["method"]?.stringValue {
-            let params = message["params"] ?? .null
+    private func handle(_ message: PluginMessage, process: PluginProcess) async {
+        switch message {
+        case .call(let method, let params, let id):
             let reply = await dispatch(method, params)
-            if let id = message["id"], !id.isNull {
+            if let id {
                 var response: JSONObject = ["jsonrpc": "2.0", "id": id]
                 switch reply {
                 case .success(let result): response["result"] = result
@@ -331,18 +331,16 @@ public actor PluginSupervisor {
                 }
                 _ = process.send(JSONValue.object(response).compactBytes)
             }
-            return
-        }
-        guard let id = message["id"]?.numberValue?.exactInteger, let continuation = pending.removeValue(forKey: Int(id))
-        else {
-            logger.debug("answer to no pending request: \(JSONValue.object(message))")
-            return
-        }
-        if let error = message["error"] {
-            continuation.resume(
-                throwing: Failure(description: "plugin error: \(error["message"]?.stringValue ?? error.compactText)"))
-        } else {
-            continuation.resume(returning: message["result"] ?? .null)
+        case .answer(let id, let result):
+            guard let id, let continuation = pending.removeValue(forKey: Int(id)) else {
+                logger.debug("answer to no pending request (id \(id.map(String.init) ?? "none"))")
+                return
+            }
+            switch result {
+            case .success(let value): continuation.resume(returning: value)
+            case .failure(let error):
+                continuation.resume(throwing: Failure(description: "plugin error: \(error.message)"))
+            }
         }
     }
 
