@@ -1,7 +1,7 @@
 # homehub — the two commands a new user needs are `make run` and `make test`.
 SWIFT ?= swift
 
-.PHONY: deps build test run bench man completions format clean deb package-test faults
+.PHONY: deps build test run bench man completions format clean deb package-test faults fuzz
 
 deps:
 	@scripts/install-deps.sh
@@ -42,8 +42,14 @@ bench: deps
 faults: build
 	$(SWIFT) test --skip-build --filter KillDurability
 	@scripts/python-env.sh
-	.build/venv/bin/pytest -q -k "kill or dies or full or misbehaving" Tests/Integration/test_faults.py \
+	.build/venv/bin/pytest -q -k "kill or dies or died or full or misbehaving" Tests/Integration/test_faults.py \
 		Tests/Integration/test_daemon.py Tests/Integration/test_plugins.py Tests/Integration/test_commands.py
+
+## libFuzzer on every fuzz target for FUZZ_SECONDS each (default 60): shadow documents,
+## manifests, plugin lines, cron, weekly programs, TOML and control-API requests. Not part of
+## `make test`, which replays the saved inputs (Tests/Fuzz). docs/fuzzing.md.
+fuzz: deps
+	scripts/fuzz.sh
 
 ## The Debian package: dist/homehub_VERSION_ARCH.deb (release, static Swift stdlib, BIND_NOW).
 deb: deps

@@ -124,6 +124,19 @@ let package = Package(
         .executableTarget(
             name: "homehub-bench", dependencies: ["HubCore", "HubStore", "HubMQTT", "HubProcess", "HubClient"],
             swiftSettings: strict),
+        .target(
+            name: "HubFuzz",
+            dependencies: [
+                "HubCore", "HubPlugins", "HubProcess", "HubAPI", "HubDaemon",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict
+        ),
+        // libFuzzer's entry point, and a replayer of saved inputs when built without it (make fuzz).
+        .systemLibrary(name: "CLibFuzzer", path: "Sources/CLibFuzzer"),
+        .executableTarget(
+            name: "homehub-fuzz", dependencies: ["HubFuzz", "HubProcess", "CLibFuzzer"], swiftSettings: strict),
         .executableTarget(name: "homehub-store-writer", dependencies: ["HubCore", "HubStore"], swiftSettings: strict),
         .testTarget(
             name: "HubCoreTests",
@@ -134,6 +147,7 @@ let package = Package(
         .testTarget(name: "HubStoreTests", dependencies: ["HubCore", "HubStore"], swiftSettings: strict),
         .testTarget(
             name: "HubPluginsTests", dependencies: ["HubCore", "HubPlugins"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "HubFuzzTests", dependencies: ["HubFuzz"], swiftSettings: strict),
         .testTarget(name: "HubPluginKitTests", dependencies: ["HubCore", "HubPluginKit"], swiftSettings: strict),
     ]
 )

@@ -139,7 +139,7 @@ struct WeeklyProgramTests {
     }
 
     @Test(arguments: [
-        ("mon-fri 6h30 t=1", "must be HH:MM"), ("someday 06:30 t=1", "is not a day"),
+        ("mon-fri 6h30 t=1", "must be HH:MM"), ("someday 06:30 t=1", "is not a day"), ("- 06:30 t=1", "is not a day"),
         ("mon 06:30", "must be DAYS HH:MM"),
         ("mon 06:30 novalue", "is not key=value"), ("", "at least one entry"),
     ])

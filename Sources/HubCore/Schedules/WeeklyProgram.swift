@@ -79,7 +79,8 @@ public struct WeeklyProgram: Sendable, Equatable {
         var result = Set<Int>()
         for part in text.split(separator: ",") {
             let bounds = part.split(separator: "-")
-            guard let first = names.firstIndex(of: String(bounds[0])), bounds.count <= 2 else {
+            // "-" alone splits into nothing: checked before indexing (found by the fuzzer).
+            guard (1...2).contains(bounds.count), let first = names.firstIndex(of: String(bounds[0])) else {
                 throw Failure(
                     description:
                         "program entry '\(entry)': '\(part)' is not a day (mon…sun, mon-fri, daily, weekdays, weekends)"
