@@ -89,7 +89,10 @@ enum ScaleBench {
                 parameters: [:], requester: ["user": "bench"], delivery: "plugin", idempotent: true,
                 createdAt: 1_800_000_000_000 + Int64(index), ttlMilliseconds: 60_000, timeoutMilliseconds: 30_000,
                 heartbeatMilliseconds: 2_000)
-            command.apply(.abandoned(code: "bench", message: "a finished ledger row"), at: command.createdAt + 1)
+            // A finished ledger row, as history is: delivered, then succeeded.
+            command.apply(.delivered, at: command.createdAt + 1)
+            command.apply(.succeeded(message: "a finished ledger row", result: nil), at: command.createdAt + 2)
+            precondition(command.state.isFinal, "the bench's ledger rows must be finished")
             last = store.enqueueSaveCommand(command)
         }
         try await last?.wait()
