@@ -18,13 +18,19 @@ import Synchronization
 /// Properties: every answer is a status between 200 and 499 (a 500 means bad input reached a
 /// failure path), and every error body is `{"code", "message"}` naming the problem.
 enum FuzzHTTP {
-    static let api: ControlAPI = {
+    /// The hub's directory, removed when the process exits.
+    static let directory: String = {
         // tmpfs when there is one: every accepted change is an fsync.
         let base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
         var template = Array("\(base)/homehub-fuzz-http.XXXXXX".utf8CString)
         guard let directory = mkdtemp(&template).map({ String(cString: $0) }) else {
             fatalError("cannot create a temporary directory for the HTTP fuzzer")
         }
+        atexit { _ = system("rm -rf '\(FuzzHTTP.directory)'") }
+        return directory
+    }()
+
+    static let api: ControlAPI = {
         var configuration = HubConfiguration()
         configuration.hub.dataDirectory = directory + "/data"
         configuration.hub.socket = directory + "/hubctl.sock"
