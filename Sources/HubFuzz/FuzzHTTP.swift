@@ -18,10 +18,13 @@ import Synchronization
 /// Properties: every answer is a status between 200 and 499 (a 500 means bad input reached a
 /// failure path), and every error body is `{"code", "message"}` naming the problem.
 enum FuzzHTTP {
-    /// The hub's directory, removed when the process exits.
+    /// The hub's directory, removed when the process exits normally. Under
+    /// HOMEHUB_FUZZ_TMPDIR when set (the regression test removes that itself), else on tmpfs
+    /// when there is one: every accepted change is an fsync.
     static let directory: String = {
-        // tmpfs when there is one: every accepted change is an fsync.
-        let base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
+        let base =
+            getenv("HOMEHUB_FUZZ_TMPDIR").map { String(cString: $0) }
+            ?? (access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp")
         var template = Array("\(base)/homehub-fuzz-http.XXXXXX".utf8CString)
         guard let directory = mkdtemp(&template).map({ String(cString: $0) }) else {
             fatalError("cannot create a temporary directory for the HTTP fuzzer")

@@ -3,6 +3,10 @@ import HubFuzz
 import HubProcess
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Every saved fuzz input — the seeds (Tests/Fuzz/corpus) and the inputs that once crashed
 /// (Tests/Fuzz/regressions) — runs through its target's properties on every `make test`.
 @Suite struct FuzzCorpusTests {
@@ -21,6 +25,12 @@ import Testing
         for file in seeds + regressions {
             inputs.append(try #require(FileContents.read(file), "cannot read \(file)"))
         }
+        // The HTTP target's hub lives in a directory of this test's, removed at the end (the
+        // test process does not run exit handlers).
+        var template = Array("/tmp/homehub-fuzz-test.XXXXXX".utf8CString)
+        let scratch = try #require(mkdtemp(&template).map { String(cString: $0) })
+        defer { _ = system("rm -rf '\(scratch)'") }
+        if target == .http { setenv("HOMEHUB_FUZZ_TMPDIR", scratch, 1) }
         // The targets block their thread as libFuzzer's does (the HTTP one waits for the hub's
         // tasks): run them on a thread of their own, not on the test's cooperative pool.
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
