@@ -37,8 +37,17 @@ for vector in vectors:
         prefix = b"\x01" if topic.endswith("get") else b"\x02" if topic.endswith("delete") else b""
         parts.append(prefix + payload)
         write("shadow", prefix + payload)
+        shadow = vector.get("shadow") or {}
+        base = f"$aws/things/{shadow.get('thingName', 'thing')}/shadow"
+        if shadow.get("shadowName"):
+            base += f"/name/{shadow['shadowName']}"
+        write("mqtt", f"{base}/{topic}\n".encode() + payload)
     if parts:
         write("shadow", b"\x00".join(parts))
+
+for topic in ["$aws/things/a+b/shadow/update", "$aws/things/x/shadow/name/#/get", "$aws/things//shadow/get",
+              "$aws/things/x/shadow/name//delete", "$aws/things/x/shadow/update/accepted"]:
+    write("mqtt", topic + "\n{}")
 
 # Manifests: the bundled plugins, the example, and the test fixtures (good and broken).
 for path in list(ROOT.glob("Plugins/*/manifest.json")) + list(ROOT.glob("Plugins/examples/*/manifest.json")) \

@@ -30,6 +30,41 @@ enum FuzzShadow {
         }
     }
 
+    /// A request as it arrives from a device: the topic decides the shadow and the operation.
+    /// A request topic that parses names valid shadows only, and its answers go to topics
+    /// without MQTT wildcards or empty levels.
+    static func mqtt(_ bytes: [UInt8]) {
+        let newline = bytes.firstIndex(of: 0x0A) ?? bytes.endIndex
+        let topicText = String(decoding: bytes[..<newline], as: UTF8.self)
+        let payload = newline < bytes.endIndex ? Array(bytes[(newline + 1)...]) : []
+        guard let topic = ShadowTopic(topicText) else { return }
+        precondition(
+            ShadowTopic("\(topic.prefix)/\(topic.operation.rawValue)") == topic,
+            "topic \(topicText) does not round-trip")
+        let id: ShadowID
+        do {
+            id = try topic.shadowID(limits: engine.limits)
+        } catch {
+            precondition(error.code == 400, "a bad topic name answered \(error.code)")
+            return
+        }
+        for answer in [topic.acceptedTopic, topic.rejectedTopic, "\(id.topicPrefix)/update/delta"] {
+            precondition(
+                !answer.contains("+") && !answer.contains("#") && !answer.contains("//") && !answer.contains("\0"),
+                "a valid shadow name makes the answer topic '\(answer)'")
+        }
+        precondition(
+            id.topicPrefix == topic.prefix, "shadow \(id) answers on \(id.topicPrefix), asked on \(topic.prefix)")
+        switch topic.operation {
+        case .update: _ = update(nil, payload: payload, at: 1_800_000_000)
+        case .get:
+            if let answer = try? engine.get(nil, id: id, payload: payload, at: 1_800_000_000) {
+                JSONProperties.roundTrips(answer, "get/accepted")
+            }
+        case .delete: _ = try? engine.delete(nil, id: id, payload: payload, at: 1_800_000_000)
+        }
+    }
+
     static func update(_ record: ShadowRecord?, payload: [UInt8], at now: Int64) -> ShadowRecord? {
         let update: ShadowEngine.Update
         do {

@@ -10,6 +10,8 @@ import HubPlugins
 public enum FuzzTarget: String, CaseIterable, Sendable {
     /// An MQTT or REST shadow update, get and delete, applied in sequence to one shadow.
     case shadow
+    /// An MQTT request: the first line is the topic, the rest the payload.
+    case mqtt
     /// A plugin's manifest.json.
     case manifest
     /// A plugin's stdout: line framing and JSON-RPC classification.
@@ -28,6 +30,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     public func run(_ bytes: [UInt8]) {
         switch self {
         case .shadow: FuzzShadow.run(bytes)
+        case .mqtt: FuzzShadow.mqtt(bytes)
         case .manifest: FuzzParsers.manifest(bytes)
         case .pluginLine: FuzzParsers.pluginLine(bytes)
         case .cron: FuzzParsers.cron(bytes)
