@@ -26,13 +26,6 @@ public enum HubDaemon {
         let store: HubStore
         let client: MQTTClient
         let events: EventBus
-
-        /// Closes what `assemble` opened (for an assembly that is never run).
-        public func close() {
-            events.finishAll()
-            client.close()
-            store.close()
-        }
     }
 
     public static func run(_ configuration: HubConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry)

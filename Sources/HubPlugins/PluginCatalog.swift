@@ -102,23 +102,9 @@ public enum PluginCatalog {
     }
 
     static func subdirectories(of directory: String) -> [String] {
-        guard let handle = opendir(directory) else { return [] }
-        defer { closedir(handle) }
-        var result: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            guard !name.hasPrefix(".") else { continue }
-            let path = directory + "/" + name
-            var status = stat()
-            if stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR,
-                access(path + "/manifest.json", F_OK) == 0
-            {
-                result.append(path)
-            }
+        DirectoryListing.paths(in: directory).filter {
+            DirectoryListing.kind(of: $0) == .directory && access($0 + "/manifest.json", F_OK) == 0
         }
-        return result.sorted()
     }
 
     static func realPath(_ path: String) -> String? {

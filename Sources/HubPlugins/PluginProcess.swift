@@ -10,13 +10,9 @@ import Synchronization
 /// lines go to `onStderr`. Reading happens on dispatch threads (blocking `read`), writing with
 /// `write(2)` under a lock: nothing blocks the cooperative pool for long.
 final class PluginProcess: Sendable {
-    enum Event: Sendable {
-        case line([UInt8])
-        /// A line longer than the limit: the plugin is broken.
-        case lineTooLong(Int)
-        /// stdout closed (the process is ending).
-        case closed
-    }
+    /// A line of stdout, or a line over the limit (the plugin is broken). The stream finishes
+    /// when stdout closes (the process is ending).
+    typealias Event = LineFramer.Event
 
     let child: ChildProcess
     let lines: AsyncStream<Event>
@@ -54,7 +50,6 @@ final class PluginProcess: Sendable {
         let stderrFD = stderrPipe[0]
         DispatchQueue(label: "homehub.plugin.stdout.\(child.pid)").async {
             Self.readLines(stdoutFD, maxLineBytes: maxLineBytes) { event in continuation.yield(event) }
-            continuation.yield(.closed)
             continuation.finish()
             close(stdoutFD)
         }
@@ -108,12 +103,7 @@ final class PluginProcess: Sendable {
             let count = read(fd, &buffer, buffer.count)
             if count < 0 && errno == EINTR { continue }
             if count <= 0 { return }
-            framer.feed(buffer[..<count]) { event in
-                switch event {
-                case .line(let bytes): deliver(.line(bytes))
-                case .lineTooLong(let size): deliver(.lineTooLong(size))
-                }
-            }
+            framer.feed(buffer[..<count], deliver: deliver)
         }
     }
 }

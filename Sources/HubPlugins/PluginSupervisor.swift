@@ -279,8 +279,6 @@ public actor PluginSupervisor {
     private func readLoop(_ process: PluginProcess) async -> String {
         for await event in process.lines {
             switch event {
-            case .closed:
-                return Self.closedOutput
             case .lineTooLong(let size):
                 return "the plugin wrote a line over \(options.maxLineBytes) bytes (\(size) and counting)"
             case .line(let bytes):

@@ -1,5 +1,6 @@
 import Dispatch
 import HubCore
+import HubProcess
 import HubStore
 
 #if canImport(Glibc)
@@ -21,9 +22,7 @@ struct Bench {
             if parts.isEmpty || parts.contains("schedules") { try ScheduleBench.run(quick: quick) }
             if parts.isEmpty || parts.contains("mqtt") { try await mqttTable(quick: quick) }
             if parts.isEmpty || parts.contains("scale") {
-                let executable = CommandLine.arguments[0]
-                let directory = String(executable[..<(executable.lastIndex(of: "/") ?? executable.startIndex)])
-                try await ScaleBench.run(homehubd: directory + "/homehubd", quick: quick)
+                try await ScaleBench.run(homehubd: sibling("homehubd"), quick: quick)
             }
         } catch {
             print("homehub-bench: \(error)")
@@ -55,8 +54,7 @@ struct Bench {
     static func mqttTable(quick: Bool) async throws {
         let directory = Bench.temporaryDirectory("/tmp/homehub-bench-mqtt")
         defer { _ = system("rm -rf '\(directory)'") }
-        let executable = CommandLine.arguments[0]
-        let homehubd = String(executable[..<(executable.lastIndex(of: "/") ?? executable.startIndex)]) + "/homehubd"
+        let homehubd = sibling("homehubd")
         let bench = MQTTBench(
             directory: directory, port: 20_000 + Int(getpid() % 10_000), homehubd: homehubd, quick: quick)
         let all = try await bench.run()
@@ -112,6 +110,29 @@ struct Bench {
                     + pad(format(result.p50), 9) + pad(format(result.p99), 9) + ratio)
         }
         print("")
+    }
+
+    /// A product built beside homehub-bench (same build configuration).
+    static func sibling(_ name: String) -> String {
+        let executable = CommandLine.arguments[0]
+        return String(executable[..<(executable.lastIndex(of: "/") ?? executable.startIndex)]) + "/" + name
+    }
+
+    /// Writes `directory/hub.toml` for a bench hub (data and socket in `directory`, warnings
+    /// only) with the given `[mqtt]` lines and the sections after it; returns its path.
+    static func writeHubConfig(directory: String, mqtt: String, rest: String) -> String {
+        let path = directory + "/hub.toml"
+        let text = """
+            [hub]
+            data_dir = "\(directory)/data"
+            socket = "\(directory)/hubctl.sock"
+            log_level = "warning"
+            [mqtt]
+            \(mqtt)
+            \(rest)
+            """
+        _ = FileContents.write(text, to: path, mode: 0o644)
+        return path
     }
 
     /// A new directory `prefix-XXXXXX` (mkdtemp).

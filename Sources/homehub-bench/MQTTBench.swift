@@ -119,7 +119,6 @@ struct MQTTBench {
     }
 
     func startHub() throws -> ChildProcess {
-        let config = directory + "/hub.toml"
         var things = ""
         if stageHeater() {
             for index in 0..<Self.heaters {
@@ -129,22 +128,10 @@ struct MQTTBench {
             things +=
                 "[[things]]\nname = \"bench-motor\"\ntype = \"motor\"\n[[things]]\nname = \"bench-gate\"\ntype = \"benchgate\"\n"
         }
-        let text = """
-            [hub]
-            data_dir = "\(directory)/data"
-            socket = "\(directory)/hubctl.sock"
-            log_level = "warning"
-            [mqtt]
-            mode = "external"
-            port = \(port)
-            client_id = "homehubd-bench"
-            [plugins]
-            dirs = ["\(directory)/plugins"]
-            [shadows]
-            requests_per_second_per_thing = 0
-            \(things)
-            """
-        _ = FileContents.write(text, to: config, mode: 0o644)
+        let config = Bench.writeHubConfig(
+            directory: directory, mqtt: "mode = \"external\"\nport = \(port)\nclient_id = \"homehubd-bench\"",
+            rest:
+                "[plugins]\ndirs = [\"\(directory)/plugins\"]\n[shadows]\nrequests_per_second_per_thing = 0\n\(things)")
         return try ChildProcess(executable: homehubd, arguments: ["--config", config])
     }
 

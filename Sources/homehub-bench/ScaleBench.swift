@@ -23,20 +23,9 @@ enum ScaleBench {
             defer { _ = system("rm -rf '\(directory)'") }
             mkdir(directory + "/data", 0o750)
             try await populate(directory + "/data/hub.db", things: thingCount, commands: commandCount)
-            let config = directory + "/hub.toml"
             let port = 21_000 + Int(getpid() % 5_000) + thingCount % 7
-            let text = """
-                [hub]
-                data_dir = "\(directory)/data"
-                socket = "\(directory)/hubctl.sock"
-                log_level = "warning"
-                [mqtt]
-                mode = "embedded"
-                port = \(port)
-                [plugins]
-                dirs = []
-                """
-            _ = FileContents.write(text, to: config, mode: 0o644)
+            let config = Bench.writeHubConfig(
+                directory: directory, mqtt: "mode = \"embedded\"\nport = \(port)", rest: "[plugins]\ndirs = []")
             let started = DispatchTime.now().uptimeNanoseconds
             let hub = try ChildProcess(executable: homehubd, arguments: ["--config", config])
             var healthy = false
