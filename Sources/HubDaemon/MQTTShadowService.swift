@@ -8,11 +8,13 @@ struct MQTTShadowPublisher: ShadowPublisher {
     let client: MQTTClient
     let logger: Logger
 
-    func publish(_ topic: String, _ document: JSONValue) {
+    func publish(_ topic: String, _ document: JSONValue) -> Bool {
         do {
             try client.publish(topic, payload: document.compactBytes, qos: 1)
+            return true
         } catch {
             logger.warning("cannot publish", metadata: ["mqtt.topic": "\(topic)", "error": "\(error)"])
+            return false
         }
     }
 }

@@ -5,7 +5,9 @@ import Metrics
 
 /// Where the shadow service's messages go (MQTT in the daemon, a recorder in tests).
 public protocol ShadowPublisher: Sendable {
-    func publish(_ topic: String, _ document: JSONValue)
+    /// Sends (or queues) one message; false when it cannot, with the reason logged.
+    @discardableResult
+    func publish(_ topic: String, _ document: JSONValue) -> Bool
 }
 
 /// The one path every shadow request takes, whoever sends it: rate limit, the engine's rules,
@@ -219,7 +221,8 @@ public actor ShadowService {
         var count = 0
         for (id, record) in stored where record.exists {
             guard let document = ShadowEngine.deltaDocument(record, clientToken: nil, at: now) else { continue }
-            publisher.publish("\(id.topicPrefix)/update/delta", document)
+            // The connection went again (or the hub is stopping): the next connection resends.
+            guard publisher.publish("\(id.topicPrefix)/update/delta", document) else { break }
             count += 1
         }
         return count
