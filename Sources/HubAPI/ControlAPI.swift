@@ -196,7 +196,7 @@ public struct ControlAPI: HTTPResponder {
                             thing: captured[0], request: body, caller: request.peer.map(identify))
                         {
                         case .success(let (command, created)): return .json(command, status: created ? 201 : 200)
-                        case .failure(let error): return .error(error.status, error.message)
+                        case .failure(let error): return .error(error)
                         }
                     }),
                 // A device identity: who holds it can act as the thing on MQTT.
@@ -257,14 +257,14 @@ public struct ControlAPI: HTTPResponder {
         }
         switch await backend.saveSchedule(id: id, request: body) {
         case .success(let (schedule, created)): return .json(schedule, status: created ? 201 : 200)
-        case .failure(let error): return .error(error.status, error.message)
+        case .failure(let error): return .error(error)
         }
     }
 
-    func respond(_ result: Result<JSONValue, APIError>, status: Int = 200) -> HTTPResponse {
+    func respond(_ result: Result<JSONValue, HubError>, status: Int = 200) -> HTTPResponse {
         switch result {
         case .success(let body): return .json(body, status: status)
-        case .failure(let error): return .error(error.status, error.message)
+        case .failure(let error): return .error(error)
         }
     }
 
@@ -277,7 +277,7 @@ public struct ControlAPI: HTTPResponder {
             return .shadowError(error)
         }
         // Only an update reads the body; a REST get or delete carries no clientToken.
-        switch await backend.perform(operation, id: id, payload: operation == .update ? request.body : []) {
+        switch await backend.shadow(operation, id: id, payload: operation == .update ? request.body : []) {
         case .success(let body): return .json(body)
         case .failure(let error): return .shadowError(error)
         }
@@ -310,20 +310,11 @@ public struct ControlAPI: HTTPResponder {
         return .json(.object(body))
     }
 
-    /// Server-sent events: one `data:` line of JSON per event. A comment line opens the stream
-    /// so that a client knows it is subscribed.
+    /// Server-sent events (see ``UnixSocketHTTPServer/writeEvents(_:to:)``).
     func events(_ request: HTTPRequest) -> HTTPResponse {
-        let source = backend.events(thing: request.query["thing"])
-        let (chunks, continuation) = AsyncStream.makeStream(of: [UInt8].self)
-        continuation.yield(Array(": homehub events\n\n".utf8))
-        let pump = Task {
-            for await event in source {
-                continuation.yield(Array("data: \(event.compactText)\n\n".utf8))
-            }
-            continuation.finish()
-        }
-        continuation.onTermination = { _ in pump.cancel() }
-        return HTTPResponse(status: 200, headers: [("Content-Type", "text/event-stream")], body: .stream(chunks))
+        HTTPResponse(
+            status: 200, headers: [("Content-Type", "text/event-stream")],
+            body: .events(backend.events(thing: request.query["thing"])))
     }
 }
 

@@ -53,6 +53,8 @@ public struct HTTPRequest: Sendable {
         return (percentDecoded(String(parts[0])), query)
     }
 
+    /// RFC 3986 percent-decoding: `+` stays `+` (form encoding's space is not URI syntax; an
+    /// AWS path such as `%24aws/things/a+b` and a time zone offset `+02:00` must arrive intact).
     static func percentDecoded(_ text: String) -> String {
         var bytes: [UInt8] = []
         var iterator = Array(text.utf8).makeIterator()
@@ -61,8 +63,6 @@ public struct HTTPRequest: Sendable {
                 let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
             {
                 bytes.append(value)
-            } else if byte == UInt8(ascii: "+") {
-                bytes.append(UInt8(ascii: " "))
             } else {
                 bytes.append(byte)
             }
@@ -71,11 +71,11 @@ public struct HTTPRequest: Sendable {
     }
 }
 
-/// A response: a whole body, or a stream of chunks (server-sent events, JSON lines).
+/// A response: a whole body, or a live feed of events sent as server-sent events.
 public struct HTTPResponse: Sendable {
     public enum Body: Sendable {
         case bytes([UInt8])
-        case stream(AsyncStream<[UInt8]>)
+        case events(EventFeed)
     }
 
     public var status: Int
@@ -109,6 +109,11 @@ public struct HTTPResponse: Sendable {
             headers: errorType.map { [("x-amzn-ErrorType", $0)] } ?? [])
     }
 
+    /// A service's refusal: the status its kind maps to, and its message.
+    public static func error(_ error: HubError) -> HTTPResponse {
+        .error(HTTPStatus.of(error.kind), error.message)
+    }
+
     /// An AWS shadow error: status = code, `x-amzn-ErrorType`, body `{"code", "message"}`.
     public static func shadowError(_ error: ShadowError) -> HTTPResponse {
         .error(error.code, error.message, errorType: error.exceptionName)
@@ -118,4 +123,31 @@ public struct HTTPResponse: Sendable {
 /// Anything that answers requests.
 public protocol HTTPResponder: Sendable {
     func respond(to request: HTTPRequest) async -> HTTPResponse
+}
+
+/// The one place where the domain's kinds of refusal become HTTP statuses.
+public enum HTTPStatus {
+    public static func of(_ kind: HubError.Kind) -> Int {
+        switch kind {
+        case .invalid: return 400
+        case .forbidden: return 403
+        case .notFound: return 404
+        case .conflict: return 409
+        case .unavailable: return 503
+        default: return 500
+        }
+    }
+}
+
+/// Live events for a server-sent-events response. `events` is bounded by whoever feeds it;
+/// `dropped` yields a reason when the feed gave up on a client that does not keep up, and the
+/// server then closes the connection instead of waiting on that client for ever.
+public struct EventFeed: Sendable {
+    public var events: AsyncStream<JSONValue>
+    public var dropped: AsyncStream<String>
+
+    public init(events: AsyncStream<JSONValue>, dropped: AsyncStream<String>) {
+        self.events = events
+        self.dropped = dropped
+    }
 }

@@ -1,19 +1,5 @@
 public import HubCore
 
-/// A refusal from the control API: the HTTP status and a message a person can act on.
-public struct APIError: Error, Sendable, Equatable {
-    public var status: Int
-    public var message: String
-
-    public init(status: Int, message: String) {
-        self.status = status
-        self.message = message
-    }
-
-    public static func notFound(_ message: String) -> APIError { APIError(status: 404, message: message) }
-    public static func badRequest(_ message: String) -> APIError { APIError(status: 400, message: message) }
-}
-
 /// A state-changing request as the audit log records it.
 public struct AuditRecord: Sendable {
     public var caller: Caller?
@@ -30,7 +16,7 @@ public protocol HubBackend: Sendable {
     func epochSeconds() -> Int64
 
     /// Runs a REST shadow request through the same path as an MQTT one; returns the body.
-    func perform(_ operation: ShadowTopic.Operation, id: ShadowID, payload: [UInt8]) async -> Result<
+    func shadow(_ operation: ShadowTopic.Operation, id: ShadowID, payload: [UInt8]) async -> Result<
         JSONValue, ShadowError
     >
     func namedShadows(of thing: String) async -> [String]
@@ -40,40 +26,40 @@ public protocol HubBackend: Sendable {
     func status() async -> JSONValue
 
     func things() async -> JSONValue
-    func thing(_ name: String) async -> Result<JSONValue, APIError>
-    func registerThing(_ request: JSONValue) async -> Result<JSONValue, APIError>
-    func removeThing(_ name: String) async -> Result<JSONValue, APIError>
+    func thing(_ name: String) async -> Result<JSONValue, HubError>
+    func registerThing(_ request: JSONValue) async -> Result<JSONValue, HubError>
+    func removeThing(_ name: String) async -> Result<JSONValue, HubError>
 
     /// Live events (shadow changes, connectivity, later commands and schedules), optionally for one thing.
-    func events(thing: String?) -> AsyncStream<JSONValue>
+    func events(thing: String?) -> EventFeed
 
     func plugins() async -> JSONValue
-    func plugin(_ id: String) async -> Result<JSONValue, APIError>
-    func restartPlugin(_ id: String) async -> Result<JSONValue, APIError>
+    func plugin(_ id: String) async -> Result<JSONValue, HubError>
+    func restartPlugin(_ id: String) async -> Result<JSONValue, HubError>
 
     /// What running `command` on `thing` needs: `.sensitive` for commands marked so.
     func commandPermission(thing: String, command: String) async -> Permission
     /// Creates a command; `created` is false when an idempotency key named an existing one.
     func createCommand(thing: String, request: JSONValue, caller: Caller?) async -> Result<
-        (JSONValue, created: Bool), APIError
+        (JSONValue, created: Bool), HubError
     >
-    func commands(thing: String?, state: String?, limit: Int) async -> Result<JSONValue, APIError>
-    func command(_ id: String) async -> Result<JSONValue, APIError>
-    func cancelCommand(_ id: String, caller: Caller?) async -> Result<JSONValue, APIError>
+    func commands(thing: String?, state: String?, limit: Int) async -> Result<JSONValue, HubError>
+    func command(_ id: String) async -> Result<JSONValue, HubError>
+    func cancelCommand(_ id: String, caller: Caller?) async -> Result<JSONValue, HubError>
 
     /// A client certificate for a thing from the hub's CA: `{thing, key, certificate, ca, tlsPort}`.
-    func issueCertificate(thing: String) async -> Result<JSONValue, APIError>
+    func issueCertificate(thing: String) async -> Result<JSONValue, HubError>
 
     func schedules() async -> JSONValue
-    func schedule(_ id: String) async -> Result<JSONValue, APIError>
+    func schedule(_ id: String) async -> Result<JSONValue, HubError>
     /// Creates (`id` nil: POST) or replaces (PUT) a schedule; `created` says which.
-    func saveSchedule(id: String?, request: JSONValue) async -> Result<(JSONValue, created: Bool), APIError>
-    func removeSchedule(_ id: String) async -> Result<JSONValue, APIError>
-    func setScheduleEnabled(_ id: String, _ enabled: Bool) async -> Result<JSONValue, APIError>
-    func resumeSchedule(_ id: String) async -> Result<JSONValue, APIError>
-    func nextFirings(_ id: String, count: Int, from: String?) async -> Result<JSONValue, APIError>
+    func saveSchedule(id: String?, request: JSONValue) async -> Result<(JSONValue, created: Bool), HubError>
+    func removeSchedule(_ id: String) async -> Result<JSONValue, HubError>
+    func setScheduleEnabled(_ id: String, _ enabled: Bool) async -> Result<JSONValue, HubError>
+    func resumeSchedule(_ id: String) async -> Result<JSONValue, HubError>
+    func nextFirings(_ id: String, count: Int, from: String?) async -> Result<JSONValue, HubError>
 
-    func audit(limit: Int, target: String?) async -> Result<JSONValue, APIError>
+    func audit(limit: Int, target: String?) async -> Result<JSONValue, HubError>
     func recordAudit(_ record: AuditRecord) async
 
     /// Prometheus text exposition.

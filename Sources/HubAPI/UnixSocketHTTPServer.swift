@@ -172,7 +172,7 @@ public struct UnixSocketHTTPServer: Sendable {
                 try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: bytes))))
             }
             try await outbound.write(.end(nil))
-        case .stream(let chunks):
+        case .events(let feed):
             keepAlive = false
             headers.replaceOrAdd(name: "Connection", value: "close")
             headers.replaceOrAdd(name: "Cache-Control", value: "no-cache")
@@ -180,11 +180,35 @@ public struct UnixSocketHTTPServer: Sendable {
                 .head(
                     HTTPResponseHead(
                         version: request.version, status: .init(statusCode: response.status), headers: headers)))
-            for await chunk in chunks {
-                try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: chunk))))
-            }
+            try await Self.writeEvents(feed, to: outbound)
             try await outbound.write(.end(nil))
         }
         return keepAlive
+    }
+
+    /// One `data:` line of JSON per event, after a comment line that tells the client it is
+    /// subscribed. The writer waits while the client does not read (NIO's writability); if the
+    /// feed drops the client meanwhile, the write is abandoned and the connection closed.
+    static func writeEvents(_ feed: EventFeed, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>)
+        async throws
+    {
+        try await outbound.write(.body(.byteBuffer(ByteBuffer(string: ": homehub events\n\n"))))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in feed.events {
+                    try await outbound.write(.body(.byteBuffer(ByteBuffer(string: "data: \(event.compactText)\n\n"))))
+                }
+            }
+            group.addTask {
+                for await reason in feed.dropped { throw DroppedSubscriber(reason: reason) }
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    struct DroppedSubscriber: Error, CustomStringConvertible {
+        var reason: String
+        var description: String { "event subscriber dropped: \(reason)" }
     }
 }

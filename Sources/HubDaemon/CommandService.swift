@@ -1,4 +1,4 @@
-import HubAPI
+import AsyncAlgorithms
 import HubCore
 import HubPlugins
 import HubStore
@@ -70,8 +70,8 @@ actor CommandService {
     }
 
     /// The schema of `name` for `thing`, or why there is none.
-    func lookUp(thing: String, name: String) async -> Result<(DeviceType, CommandSchema), APIError> {
-        guard let type = await shadows.deviceType(of: thing) else {
+    func lookUp(thing: String, name: String) -> Result<(DeviceType, CommandSchema), HubError> {
+        guard let type = shadows.registry.deviceType(of: thing) else {
             return .failure(
                 .notFound(
                     "thing '\(thing)' is not registered with a device type that has commands (hubctl things add \(thing) --type T)"
@@ -87,7 +87,7 @@ actor CommandService {
     }
 
     /// Creates a command (201), or returns the existing one for a repeated idempotency key (200).
-    func create(_ request: Request) async -> Result<(Command, created: Bool), APIError> {
+    func create(_ request: Request) async -> Result<(Command, created: Bool), HubError> {
         if let key = request.idempotencyKey {
             if let existing = active.values.first(where: { $0.idempotencyKey == key }) {
                 return .success((existing, false))
@@ -95,9 +95,13 @@ actor CommandService {
             if let existing = try? await store.command(idempotencyKey: key) { return .success((existing, false)) }
         }
         let (type, schema): (DeviceType, CommandSchema)
-        switch await lookUp(thing: request.thing, name: request.name) {
+        switch lookUp(thing: request.thing, name: request.name) {
         case .success(let found): (type, schema) = found
         case .failure(let error): return .failure(error)
+        }
+        // The lookups above suspended: another request with the same key may have created it since.
+        if let key = request.idempotencyKey, let existing = active.values.first(where: { $0.idempotencyKey == key }) {
+            return .success((existing, false))
         }
         let now = clock.epochMilliseconds()
         var command = Command(
@@ -118,7 +122,7 @@ actor CommandService {
             try await store.saveCommand(command)
         } catch {
             active[command.id] = nil
-            return .failure(APIError(status: 503, message: "cannot record the command: \(error)"))
+            return .failure(HubError(.unavailable, "cannot record the command: \(error)"))
         }
         announce(command)
         if !command.state.isFinal { await dispatch(thing: command.thing) }
@@ -147,20 +151,21 @@ actor CommandService {
             + String(repeating: "0", count: max(0, 16 - random.count)) + random
     }
 
-    func cancel(_ id: String, by who: String) async -> Result<Command, APIError> {
+    func cancel(_ id: String, by who: String) async -> Result<Command, HubError> {
         guard var command = active[id] else {
             if let stored = try? await store.command(id: id) {
-                return .failure(APIError(status: 409, message: "command \(id) already ended \(stored.state.rawValue)"))
+                return .failure(.conflict("command \(id) already ended \(stored.state.rawValue)"))
             }
             return .failure(.notFound("no command \(id)"))
         }
+        // Applied to the ledger's current state before anything suspends.
         let actions = command.apply(.cancel(by: who), at: clock.epochMilliseconds())
-        if actions.contains(.cancelOnDevice), command.delivery == "plugin",
-            let type = await shadows.deviceType(of: command.thing)
-        {
+        let type = shadows.registry.deviceType(of: command.thing)
+        let written = record(command)
+        if actions.contains(.cancelOnDevice), command.delivery == "plugin", let type {
             await plugins.notify(type: type.name, "command.cancel", ["commandId": .string(id)])
         }
-        await update(command, actions: actions)
+        await finishIfFinal(command, written: written)
         return .success(command)
     }
 
@@ -181,7 +186,7 @@ actor CommandService {
     }
 
     func deliverToPlugin(_ command: Command) async {
-        guard let type = await shadows.deviceType(of: command.thing) else {
+        guard let type = shadows.registry.deviceType(of: command.thing) else {
             logger.warning("command for a thing without a device type", metadata: ["command.id": "\(command.id)"])
             return
         }
@@ -202,6 +207,7 @@ actor CommandService {
             outcome = .failure(PluginSupervisor.Failure(description: "\(error)"))
         }
         delivering.remove(command.id)
+        // Re-read after the await: a result, cancel or tick may have moved it meanwhile.
         guard var current = active[command.id], current.state == .queued else { return }
         let now = clock.epochMilliseconds()
         switch outcome {
@@ -250,10 +256,9 @@ actor CommandService {
             "state": ["desired": ["command": entries.isEmpty ? .null : .array(entries)]],
             "clientToken": .string("commands:\(thing)"),
         ]
-        let pending = await shadows.begin(
-            .update, id: ShadowID(unchecked: thing, shadowName: nil), payload: payload.compactBytes)
-        let result = await pending.finish()
-        shadows.publish(result, of: pending, origin: .rest)
+        let result = await shadows.perform(
+            .init(.update, ShadowID(unchecked: thing, shadowName: nil), payload: payload.compactBytes), origin: .command
+        )
         if case .failure(let error) = result {
             logger.error("cannot write desired.command", metadata: ["device.id": "\(thing)", "error": "\(error)"])
         }
@@ -265,6 +270,9 @@ actor CommandService {
     func report(id: String, thing: String?, status: String, progress: Double?, message: String?, result: JSONValue?)
         async
     {
+        // What the device's state says is read first: from here on nothing suspends until the
+        // transition is applied to the command as the ledger holds it now.
+        let verification = status == "SUCCEEDED" ? await verificationProblem(commandID: id) : nil
         let now = clock.epochMilliseconds()
         guard var command = active[id] else {
             // A result after the end is recorded, never applied.
@@ -290,7 +298,7 @@ actor CommandService {
         case "RUNNING":
             actions += command.apply(.progress(percent: progress, message: message), at: now)
         case "SUCCEEDED":
-            if let problem = await unverified(command) {
+            if let problem = verification {
                 actions += command.apply(.failed(message: problem, result: result), at: now)
             } else {
                 actions += command.apply(.succeeded(message: message, result: result), at: now)
@@ -305,13 +313,13 @@ actor CommandService {
     }
 
     /// Success means the device's state shows it: the command's `verify` values must be what the
-    /// thing's primary shadow reports.
-    func unverified(_ command: Command) async -> String? {
-        guard let type = await shadows.deviceType(of: command.thing), let schema = type.commands[command.name],
-            !schema.verify.isEmpty, let shadow = type.primaryShadow
+    /// thing's primary shadow durably reports.
+    func verificationProblem(commandID: String) async -> String? {
+        guard let command = active[commandID], let type = shadows.registry.deviceType(of: command.thing),
+            let schema = type.commands[command.name], !schema.verify.isEmpty, let shadow = type.primaryShadow
         else { return nil }
         let reported = await shadows.record(ShadowID(unchecked: command.thing, shadowName: shadow))?.reported ?? [:]
-        for (key, expected) in schema.verify where reported[key] != expected {
+        for (key, expected) in schema.verify.sorted(by: { $0.key < $1.key }) where reported[key] != expected {
             return
                 "the device reported success but its \(key) is \(reported[key]?.compactText ?? "missing"), not \(expected.compactText)"
         }
@@ -320,34 +328,41 @@ actor CommandService {
 
     // MARK: - Time
 
-    /// Checks every deadline; called by the timer with the injected clock's time.
+    /// Checks every deadline; called by the timer with the injected clock's time. Each command
+    /// is read from the ledger's current state when its turn comes, never from a copy taken
+    /// before an earlier command's write suspended: a result that lands meanwhile stays.
     func tick() async {
         let now = clock.epochMilliseconds()
-        for var command in active.values {
+        for id in Array(active.keys) {
+            guard var command = active[id], !command.state.isFinal else { continue }
+            let before = command.state
             let actions = command.apply(.tick, at: now)
-            if command.state != active[command.id]?.state { await update(command, actions: actions) }
+            if command.state != before { await update(command, actions: actions) }
         }
         for thing in Set(active.values.map(\.thing)) { await dispatch(thing: thing) }
     }
 
     // MARK: - Bookkeeping
 
+    /// Records a transition already applied to the current state (no suspension since it was
+    /// read), then, for a final state, takes the command off its device once durable.
     func update(_ command: Command, actions: [CommandAction]) async {
-        let written = record(command)
-        if command.state.isFinal {
-            // A command leaves memory only once its final state is durable: a read right after
-            // the end then finds it in the ledger, never the state before it.
-            try? await written.wait()
-            active[command.id] = nil
-            nextRetry[command.id] = nil
-            if published.remove(command.id) != nil { await publishDesired(thing: command.thing, adding: nil) }
-            await dispatch(thing: command.thing)
-        } else {
-            active[command.id] = command
-        }
+        await finishIfFinal(command, written: record(command))
     }
 
-    /// Writes the command to the ledger (in order) and announces it.
+    func finishIfFinal(_ command: Command, written: WriteTicket) async {
+        guard command.state.isFinal else { return }
+        // A command leaves memory only once its final state is durable: a read right after
+        // the end then finds it in the ledger, never the state before it.
+        try? await written.wait()
+        active[command.id] = nil
+        nextRetry[command.id] = nil
+        if published.remove(command.id) != nil { await publishDesired(thing: command.thing, adding: nil) }
+        await dispatch(thing: command.thing)
+    }
+
+    /// Writes the command to the ledger (in order) and announces it. A final command stays in
+    /// memory (final: nothing changes it) until ``finishIfFinal(_:written:)`` sees it durable.
     @discardableResult
     func record(_ command: Command) -> WriteTicket {
         if active[command.id] != nil || !command.state.isFinal { active[command.id] = command }
@@ -388,7 +403,8 @@ actor CommandService {
 /// the devices' progress and results to the ledger, in the order they came.
 struct CommandTimerService: Service {
     let commands: CommandService
-    let updates: AsyncStream<CommandUpdate>
+    /// Unbuffered: a producer (a plugin's reader, the MQTT loop) waits until its update is taken.
+    let updates: AsyncChannel<CommandUpdate>
 
     func run() async throws {
         try await runUntilGracefulShutdown {

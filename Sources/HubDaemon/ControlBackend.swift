@@ -25,13 +25,10 @@ struct ControlBackend: HubBackend {
 
     func epochSeconds() -> Int64 { clock.epochSeconds() }
 
-    func perform(_ operation: ShadowTopic.Operation, id: ShadowID, payload: [UInt8]) async -> Result<
+    func shadow(_ operation: ShadowTopic.Operation, id: ShadowID, payload: [UInt8]) async -> Result<
         JSONValue, ShadowError
     > {
-        let pending = await shadows.begin(operation, id: id, payload: payload)
-        let result = await pending.finish()
-        shadows.publish(result, of: pending, origin: .rest)
-        return result.map(\.accepted)
+        await shadows.perform(.init(operation, id, payload: payload), origin: .api).map(\.accepted)
     }
 
     func namedShadows(of thing: String) async -> [String] { await shadows.namedShadows(of: thing) }
@@ -40,7 +37,7 @@ struct ControlBackend: HubBackend {
 
     func status() async -> JSONValue {
         let (_, health) = await status.health()
-        let things = (try? await store.things().count) ?? 0
+        let things = shadows.registry.count
         return [
             "version": .string(HubStatus.version),
             "uptimeSeconds": health["uptimeSeconds"] ?? 0,
@@ -65,18 +62,12 @@ struct ControlBackend: HubBackend {
     }
 
     func things() async -> JSONValue {
-        do {
-            let registered = try await store.things()
-            var result: [JSONValue] = []
-            for thing in registered {
-                let shadowNames = await shadows.shadows(of: thing.name).map { $0.id.shadowName ?? "" }
-                result.append(summary(thing, shadows: shadowNames))
-            }
-            return ["things": .array(result)]
-        } catch {
-            logger.error("cannot list things: \(error)")
-            return ["things": [], "error": .string("\(error)")]
+        var result: [JSONValue] = []
+        for thing in shadows.registry.all() {
+            let shadowNames = await shadows.shadows(of: thing.name).map { $0.id.shadowName ?? "" }
+            result.append(summary(thing, shadows: shadowNames))
         }
+        return ["things": .array(result)]
     }
 
     func summary(_ thing: ThingRegistration, shadows: [String]) -> JSONValue {
@@ -87,8 +78,8 @@ struct ControlBackend: HubBackend {
         ]
     }
 
-    func thing(_ name: String) async -> Result<JSONValue, APIError> {
-        let registered = (try? await store.things())?.first { $0.name == name }
+    func thing(_ name: String) async -> Result<JSONValue, HubError> {
+        let registered = shadows.registry.thing(name)
         let live = await shadows.shadows(of: name)
         guard registered != nil || !live.isEmpty else {
             return .failure(
@@ -122,7 +113,7 @@ struct ControlBackend: HubBackend {
             "shadows": .array(shadowList),
         ]
         if let registered { body["createdAt"] = .integer(registered.createdAt) }
-        if let type = await shadows.deviceType(of: name) {
+        if let type = shadows.registry.deviceType(of: name) {
             body["primaryShadow"] = type.primaryShadow.map(JSONValue.string) ?? .null
             body["deviceType"] = PluginManager.describe(type)
             body["plugin"] = plugins.plugin(providing: type.name).map { .string($0.manifest.id) } ?? .null
@@ -130,36 +121,36 @@ struct ControlBackend: HubBackend {
         return .success(.object(body))
     }
 
-    func registerThing(_ request: JSONValue) async -> Result<JSONValue, APIError> {
-        guard case .object(let object) = request else { return .failure(.badRequest("the body must be a JSON object")) }
+    func registerThing(_ request: JSONValue) async -> Result<JSONValue, HubError> {
+        guard case .object(let object) = request else { return .failure(.invalid("the body must be a JSON object")) }
         guard let name = object["name"]?.stringValue else {
-            return .failure(.badRequest("'name' is required: {\"name\": \"livingroom\", \"type\": \"heater\"}"))
+            return .failure(.invalid("'name' is required: {\"name\": \"livingroom\", \"type\": \"heater\"}"))
         }
         do {
             try ShadowNameRules.validateThingName(name, limits: limits)
         } catch {
-            return .failure(.badRequest(error.message))
+            return .failure(.invalid(error.message))
         }
         var type: String?
         switch object["type"] {
         case nil, .null?: type = nil
         case .string(let value)?: type = value
-        default: return .failure(.badRequest("'type' must be a string naming a device type"))
+        default: return .failure(.invalid("'type' must be a string naming a device type"))
         }
         var config = JSONObject()
         switch object["config"] {
         case nil, .null?: break
         case .object(let value)?: config = value
-        default: return .failure(.badRequest("'config' must be a JSON object"))
+        default: return .failure(.invalid("'config' must be a JSON object"))
         }
         let registration = ThingRegistration(
             name: name, deviceType: type, config: config, createdAt: clock.epochSeconds())
         do {
-            let existing = try await store.things().first { $0.name == name }
+            let existing = shadows.registry.thing(name)
             try await store.registerThing(registration)
-            await shadows.thingRegistered(name, type: type)
+            shadows.registry.register(registration)
             if let type {
-                let device = await PluginBridge.device(name, type: type, config: config, shadows: shadows)
+                let device = await PluginBridge.device(registration, shadows: shadows)
                 await plugins.notify(type: type, "device.added", ["device": device])
             }
             events.publish([
@@ -174,48 +165,51 @@ struct ControlBackend: HubBackend {
                     } ?? registration, shadows: []))
         } catch {
             logger.error("cannot register thing", metadata: ["device.id": "\(name)", "error": "\(error)"])
-            return .failure(APIError(status: 500, message: "cannot store the thing: \(error)"))
+            return .failure(HubError(.internal, "cannot store the thing: \(error)"))
         }
     }
 
-    func removeThing(_ name: String) async -> Result<JSONValue, APIError> {
+    func removeThing(_ name: String) async -> Result<JSONValue, HubError> {
         do {
-            let type = try await store.things().first { $0.name == name }?.deviceType
+            let type = shadows.registry.thing(name)?.deviceType
             guard try await store.removeThing(name) else {
                 return .failure(.notFound("no registered thing named '\(name)'"))
             }
-            await shadows.thingRemoved(name)
+            shadows.registry.remove(name)
             if let type { await plugins.notify(type: type, "device.removed", ["thing": .string(name)]) }
             events.publish(["type": "thing.removed", "thing": .string(name)])
             return .success(["name": .string(name), "removed": true])
         } catch {
-            return .failure(APIError(status: 500, message: "cannot remove the thing: \(error)"))
+            return .failure(HubError(.internal, "cannot remove the thing: \(error)"))
         }
     }
 
-    func events(thing: String?) -> AsyncStream<JSONValue> { events.subscribe(thing: thing) }
+    func events(thing: String?) -> EventFeed {
+        let subscription = events.subscribe(thing: thing)
+        return EventFeed(events: subscription.events, dropped: subscription.dropped)
+    }
 
     func commandPermission(thing: String, command: String) async -> Permission {
-        await shadows.deviceType(of: thing)?.commands[command]?.sensitive == true ? .sensitive : .write
+        shadows.registry.deviceType(of: thing)?.commands[command]?.sensitive == true ? .sensitive : .write
     }
 
     func createCommand(thing: String, request: JSONValue, caller: Caller?) async -> Result<
-        (JSONValue, created: Bool), APIError
+        (JSONValue, created: Bool), HubError
     > {
         guard let name = request["command"]?.stringValue else {
-            return .failure(.badRequest("'command' is required: {\"command\": \"unlock\", \"parameters\": {…}}"))
+            return .failure(.invalid("'command' is required: {\"command\": \"unlock\", \"parameters\": {…}}"))
         }
         var parameters = JSONObject()
         switch request["parameters"] {
         case nil, .null?: break
         case .object(let value)?: parameters = value
-        default: return .failure(.badRequest("'parameters' must be a JSON object"))
+        default: return .failure(.invalid("'parameters' must be a JSON object"))
         }
-        func seconds(_ key: String) -> Result<Double?, APIError> {
+        func seconds(_ key: String) -> Result<Double?, HubError> {
             switch request[key] {
             case nil, .null?: return .success(nil)
             case .number(let number)? where number.doubleValue > 0: return .success(number.doubleValue)
-            default: return .failure(.badRequest("'\(key)' must be a number of seconds above 0"))
+            default: return .failure(.invalid("'\(key)' must be a number of seconds above 0"))
             }
         }
         let ttl: Double?
@@ -239,26 +233,26 @@ struct ControlBackend: HubBackend {
         ).map { ($0.0.json, $0.created) }
     }
 
-    func commands(thing: String?, state: String?, limit: Int) async -> Result<JSONValue, APIError> {
+    func commands(thing: String?, state: String?, limit: Int) async -> Result<JSONValue, HubError> {
         if let state, CommandState(rawValue: state) == nil {
             return .failure(
-                .badRequest("state must be one of \(CommandState.allCases.map(\.rawValue).joined(separator: ", "))"))
+                .invalid("state must be one of \(CommandState.allCases.map(\.rawValue).joined(separator: ", "))"))
         }
         do {
             return .success([
                 "commands": .array(try await store.commands(thing: thing, state: state, limit: limit).map(\.json))
             ])
         } catch {
-            return .failure(APIError(status: 500, message: "cannot read the command ledger: \(error)"))
+            return .failure(HubError(.internal, "cannot read the command ledger: \(error)"))
         }
     }
 
-    func command(_ id: String) async -> Result<JSONValue, APIError> {
+    func command(_ id: String) async -> Result<JSONValue, HubError> {
         guard let command = await commands.command(id) else { return .failure(.notFound("no command \(id)")) }
         return .success(command.json)
     }
 
-    func cancelCommand(_ id: String, caller: Caller?) async -> Result<JSONValue, APIError> {
+    func cancelCommand(_ id: String, caller: Caller?) async -> Result<JSONValue, HubError> {
         await commands.cancel(id, by: caller.map { "\($0.userName) (uid \($0.uid))" } ?? "unknown").map(\.json)
     }
 
@@ -266,15 +260,15 @@ struct ControlBackend: HubBackend {
 
     /// A new key and client certificate for a registered thing, from the hub's CA: the broker's
     /// TLS listener knows the device by it and confines it to the thing's topics.
-    func issueCertificate(thing: String) async -> Result<JSONValue, APIError> {
+    func issueCertificate(thing: String) async -> Result<JSONValue, HubError> {
         guard let authority else {
             return .failure(
-                APIError(
-                    status: 409,
-                    message: "the hub's CA issues certificates for its embedded broker only (mqtt.mode = \"embedded\")")
+                HubError(
+                    .conflict,
+                    "the hub's CA issues certificates for its embedded broker only (mqtt.mode = \"embedded\")")
             )
         }
-        guard (try? await store.things().contains { $0.name == thing }) == true else {
+        guard shadows.registry.isRegistered(thing) else {
             return .failure(.notFound("thing '\(thing)' is not registered (hubctl things add \(thing))"))
         }
         do {
@@ -285,44 +279,44 @@ struct ControlBackend: HubBackend {
                 "ca": .string(authority.certificatePEM), "tlsPort": .integer(Int64(tlsPort)),
             ])
         } catch {
-            return .failure(APIError(status: 500, message: error.description))
+            return .failure(HubError(.internal, error.description))
         }
     }
 
     func schedules() async -> JSONValue { await schedules.list() }
-    func schedule(_ id: String) async -> Result<JSONValue, APIError> { await schedules.detail(id) }
-    func saveSchedule(id: String?, request: JSONValue) async -> Result<(JSONValue, created: Bool), APIError> {
+    func schedule(_ id: String) async -> Result<JSONValue, HubError> { await schedules.detail(id) }
+    func saveSchedule(id: String?, request: JSONValue) async -> Result<(JSONValue, created: Bool), HubError> {
         await schedules.save(request, id: id)
     }
-    func removeSchedule(_ id: String) async -> Result<JSONValue, APIError> { await schedules.remove(id) }
-    func setScheduleEnabled(_ id: String, _ enabled: Bool) async -> Result<JSONValue, APIError> {
+    func removeSchedule(_ id: String) async -> Result<JSONValue, HubError> { await schedules.remove(id) }
+    func setScheduleEnabled(_ id: String, _ enabled: Bool) async -> Result<JSONValue, HubError> {
         await schedules.setEnabled(id, enabled)
     }
-    func resumeSchedule(_ id: String) async -> Result<JSONValue, APIError> { await schedules.resume(id) }
-    func nextFirings(_ id: String, count: Int, from: String?) async -> Result<JSONValue, APIError> {
+    func resumeSchedule(_ id: String) async -> Result<JSONValue, HubError> { await schedules.resume(id) }
+    func nextFirings(_ id: String, count: Int, from: String?) async -> Result<JSONValue, HubError> {
         await schedules.next(id, count: count, from: from)
     }
 
-    func plugin(_ id: String) async -> Result<JSONValue, APIError> {
+    func plugin(_ id: String) async -> Result<JSONValue, HubError> {
         guard let plugin = await plugins.pluginJSON(id) else {
             return .failure(.notFound("no plugin '\(id)' is loaded (see hubctl plugins list)"))
         }
         return .success(plugin)
     }
 
-    func restartPlugin(_ id: String) async -> Result<JSONValue, APIError> {
+    func restartPlugin(_ id: String) async -> Result<JSONValue, HubError> {
         guard await plugins.restart(id) else {
             return .failure(.notFound("no plugin '\(id)' with a process is loaded (see hubctl plugins list)"))
         }
         return .success(["id": .string(id), "restarting": true])
     }
 
-    func audit(limit: Int, target: String?) async -> Result<JSONValue, APIError> {
+    func audit(limit: Int, target: String?) async -> Result<JSONValue, HubError> {
         do {
             let entries = try await store.auditEntries(limit: limit, target: target)
             return .success(["entries": .array(entries.map(\.json))])
         } catch {
-            return .failure(APIError(status: 500, message: "cannot read the audit log: \(error)"))
+            return .failure(HubError(.internal, "cannot read the audit log: \(error)"))
         }
     }
 

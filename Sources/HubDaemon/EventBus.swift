@@ -1,37 +1,76 @@
 public import HubCore
+public import Logging
 import Synchronization
 
-/// Fans events out to every live subscriber (`GET /v1/events`, `hubctl watch`). A subscriber
-/// that falls 1000 events behind loses the oldest: the hub never waits for a slow watcher.
+/// Fans events out to every live subscriber (`GET /v1/events`, `hubctl watch`).
+///
+/// Bound and overflow rule: each subscriber has a buffer of ``capacity`` events. A subscriber
+/// that falls that far behind is told so — its last event is `{"type": "subscriber.lagged"}` —
+/// and dropped, with a log line naming why; the hub never waits for, nor buffers without end
+/// for, a slow watcher. A dropped watcher reconnects and reads the current state.
 public final class EventBus: Sendable {
-    private struct Subscriber {
-        var thing: String?
-        var continuation: AsyncStream<JSONValue>.Continuation
+    /// A subscription: the events, and a signal that fires when the bus drops it (so that a
+    /// writer blocked on a client that does not read can give up on that client).
+    public struct Subscription: Sendable {
+        public let events: AsyncStream<JSONValue>
+        public let dropped: AsyncStream<String>
     }
 
+    private struct Subscriber {
+        var thing: String?
+        var events: AsyncStream<JSONValue>.Continuation
+        var dropped: AsyncStream<String>.Continuation
+    }
+
+    public let capacity: Int
+    let logger: Logger
     private let subscribers = Mutex<(next: Int, all: [Int: Subscriber])>((0, [:]))
 
-    public init() {}
+    public init(capacity: Int = 1000, logger: Logger = Logger(label: "homehub.events")) {
+        self.capacity = max(2, capacity)
+        self.logger = logger
+    }
 
-    public func subscribe(thing: String?) -> AsyncStream<JSONValue> {
-        let (stream, continuation) = AsyncStream.makeStream(of: JSONValue.self, bufferingPolicy: .bufferingNewest(1000))
+    public func subscribe(thing: String?) -> Subscription {
+        // One slot more than the capacity, for the notice that says the subscriber lagged.
+        let (events, eventsContinuation) = AsyncStream.makeStream(
+            of: JSONValue.self, bufferingPolicy: .bufferingOldest(capacity + 1))
+        let (dropped, droppedContinuation) = AsyncStream.makeStream(
+            of: String.self, bufferingPolicy: .bufferingNewest(1))
         let key = subscribers.withLock { state in
             state.next += 1
-            state.all[state.next] = Subscriber(thing: thing, continuation: continuation)
+            state.all[state.next] = Subscriber(thing: thing, events: eventsContinuation, dropped: droppedContinuation)
             return state.next
         }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.subscribers.withLock { $0.all.removeValue(forKey: key) }
+        eventsContinuation.onTermination = { [weak self] _ in
+            if let subscriber = self?.subscribers.withLock({ $0.all.removeValue(forKey: key) }) {
+                subscriber.dropped.finish()
+            }
         }
-        return stream
+        return Subscription(events: events, dropped: dropped)
     }
 
     public func publish(_ event: JSONValue) {
         let thing = event["thing"]?.stringValue
         let targets = subscribers.withLock { state in
-            state.all.values.filter { $0.thing == nil || $0.thing == thing }.map(\.continuation)
+            state.all.filter { $0.value.thing == nil || $0.value.thing == thing }
         }
-        for continuation in targets { continuation.yield(event) }
+        for (key, subscriber) in targets {
+            guard case .enqueued(let remaining) = subscriber.events.yield(event), remaining <= 1 else { continue }
+            drop(key, subscriber)
+        }
+    }
+
+    private func drop(_ key: Int, _ subscriber: Subscriber) {
+        guard subscribers.withLock({ $0.all.removeValue(forKey: key) }) != nil else { return }
+        let reason = "the subscriber fell \(capacity) events behind; reconnect and read the current state"
+        subscriber.events.yield(["type": "subscriber.lagged", "message": .string(reason)])
+        subscriber.events.finish()
+        subscriber.dropped.yield(reason)
+        subscriber.dropped.finish()
+        logger.warning(
+            "event subscriber dropped",
+            metadata: ["reason": "\(reason)", "subscriber.thing": "\(subscriber.thing ?? "*")"])
     }
 
     /// Ends every stream (at shutdown).
@@ -40,7 +79,10 @@ public final class EventBus: Sendable {
             defer { state.all = [:] }
             return Array(state.all.values)
         }
-        for subscriber in all { subscriber.continuation.finish() }
+        for subscriber in all {
+            subscriber.events.finish()
+            subscriber.dropped.finish()
+        }
     }
 
     public var subscriberCount: Int { subscribers.withLock { $0.all.count } }

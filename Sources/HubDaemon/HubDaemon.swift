@@ -1,3 +1,4 @@
+import AsyncAlgorithms
 public import HubAPI
 import HubCore
 import HubCrypto
@@ -83,7 +84,7 @@ public enum HubDaemon {
 
         let client = try MQTTClient(options: mqttOptions(configuration))
         let status = HubStatus(clock: clock)
-        let events = EventBus()
+        let events = EventBus(logger: logger)
         for thing in configuration.things {
             // Things declared in the configuration are (re-)registered at every start.
             try await store.registerThing(
@@ -99,15 +100,17 @@ public enum HubDaemon {
                 owners[type.name] = plugin.manifest.id
             }
         }
-        let (deltas, deltaSink) = AsyncStream.makeStream(of: ShadowService.DeltaNotice.self)
-        let (manualChanges, manualSink) = AsyncStream.makeStream(of: ShadowService.ManualDesiredChange.self)
+        let registry = ThingRegistry(things: try await store.things(), deviceTypes: types, owners: owners)
+        let deltas = LatestValues<ShadowID, ShadowFanOut.DeltaNotice>()
+        let manualChanges = LatestValues<ShadowID, ShadowFanOut.ManualDesiredChange>()
         let shadows = try await ShadowService(
             store: store, limits: configuration.shadows.limits,
             requestsPerSecondPerThing: configuration.shadows.requestsPerSecondPerThing,
-            requireRegisteredThings: configuration.shadows.requireRegisteredThings,
-            clock: clock, publisher: MQTTShadowPublisher(client: client, logger: logger), events: events,
-            deviceTypes: types, deltaSink: { deltaSink.yield($0) },
-            manualDesiredSink: { manualSink.yield($0) }, logger: logger)
+            requireRegisteredThings: configuration.shadows.requireRegisteredThings, clock: clock, registry: registry,
+            fanOut: ShadowFanOut(
+                publisher: MQTTShadowPublisher(client: client, logger: logger), events: events, deltas: deltas,
+                manualChanges: manualChanges),
+            logger: logger)
         var pluginOptions = PluginHostOptions()
         pluginOptions.stateDirectory = configuration.hub.dataDirectory + "/plugins"
         pluginOptions.pingInterval = .milliseconds(Int(configuration.plugins.pingSeconds * 1000))
@@ -116,12 +119,10 @@ public enum HubDaemon {
         pluginOptions.maxMessagesPerSecond = configuration.plugins.maxMessagesPerSecond
         pluginOptions.maxLineBytes = configuration.plugins.maxLineBytes
         pluginOptions.crashesBeforeQuarantine = configuration.plugins.crashesBeforeQuarantine
-        let (commandUpdates, commandSink) = AsyncStream.makeStream(of: CommandUpdate.self)
+        let commandUpdates = AsyncChannel<CommandUpdate>()
         let plugins = PluginManager(
             discovered: discovered, directories: configuration.plugins.directories, options: pluginOptions,
-            delegate: PluginBridge(
-                shadows: shadows, events: events, types: types, logger: logger, owners: owners,
-                commandUpdates: { commandSink.yield($0) }),
+            delegate: PluginBridge(shadows: shadows, events: events, logger: logger, commandUpdates: commandUpdates),
             logger: logger)
         let commands = CommandService(
             store: store, shadows: shadows, plugins: plugins, events: events, clock: clock, logger: logger)
@@ -172,7 +173,7 @@ public enum HubDaemon {
             .init(
                 service: MQTTShadowService(
                     client: client, shadows: shadows, status: status, logger: logger,
-                    commandUpdates: { commandSink.yield($0) })))
+                    commandUpdates: commandUpdates)))
         services.append(.init(service: PluginService(plugins: plugins, shadows: shadows, deltas: deltas)))
         services.append(.init(service: CommandTimerService(commands: commands, updates: commandUpdates)))
         services.append(
@@ -244,24 +245,25 @@ public enum HubDaemon {
     }
 }
 
-/// Runs the plugins and hands them the deltas of their devices' shadows, in order.
+/// Runs the plugins and hands them the deltas of their devices' shadows: the latest delta of
+/// each shadow, in the order the shadows changed (``LatestValues``).
 struct PluginService: Service {
     let plugins: PluginManager
     let shadows: ShadowService
-    let deltas: AsyncStream<ShadowService.DeltaNotice>
+    let deltas: LatestValues<ShadowID, ShadowFanOut.DeltaNotice>
 
     func run() async throws {
         try await runUntilGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask { await plugins.run() }
-                for await notice in deltas {
-                    guard let type = await shadows.deviceType(of: notice.id.thingName),
-                        let shadow = notice.id.shadowName, type.attributes(of: shadow) != nil
+                while let (id, notice) = await deltas.next() {
+                    guard let type = shadows.registry.deviceType(of: id.thingName), let shadow = id.shadowName,
+                        type.attributes(of: shadow) != nil
                     else { continue }
                     await plugins.notify(
                         type: type.name, "shadow.delta",
                         [
-                            "thing": .string(notice.id.thingName), "shadow": .string(shadow), "delta": notice.delta,
+                            "thing": .string(id.thingName), "shadow": .string(shadow), "delta": notice.delta,
                             "desired": .object(notice.desired), "version": .integer(notice.version),
                         ])
                 }

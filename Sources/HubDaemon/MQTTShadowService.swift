@@ -1,3 +1,4 @@
+import AsyncAlgorithms
 import HubCore
 import HubMQTT
 import Logging
@@ -19,65 +20,86 @@ struct MQTTShadowPublisher: ShadowPublisher {
     }
 }
 
-/// Connects to the broker, subscribes to the shadow request topics and feeds every request to
-/// the shadow service, publishing the answers once the change is durable.
+/// Connects to the broker, subscribes to the shadow request topics and hands every request to
+/// the shadow service. The path of one update (docs/architecture.md): libmosquitto's callback →
+/// ``MQTTClient/messages`` (bounded; a full buffer holds libmosquitto's thread, which stops
+/// reading the socket) → ``ShadowService/submit(_:payload:origin:)`` in arrival order →
+/// ``ShadowService/Submission/answer()`` on a child task: durable, then answered and fanned out.
 struct MQTTShadowService: Service {
     let client: MQTTClient
     let shadows: ShadowService
     let status: HubStatus
     let logger: Logger
-    /// Command responses from MQTT devices (`cmd/THING/response`).
-    let commandUpdates: @Sendable (CommandUpdate) -> Void
+    /// Command responses from MQTT devices (`cmd/THING/response`), to the ledger.
+    let commandUpdates: AsyncChannel<CommandUpdate>
+    /// Requests whose write is still in flight; at the bound, the next message waits.
+    var maxInFlight = 1024
 
     func run() async throws {
         try await connectUntilUp()
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask {
-                    for await connected in client.connectionChanges {
-                        status.brokerConnection(connected)
-                        if connected {
-                            let resent = await shadows.republishDeltas()
-                            logger.notice(
-                                "connected to the MQTT broker",
-                                metadata: [
-                                    "mqtt.endpoint": "\(client.options.endpoint)", "deltas.resent": "\(resent)",
-                                ])
-                        } else {
-                            logger.warning(
-                                "lost the MQTT broker; reconnecting",
-                                metadata: ["mqtt.endpoint": "\(client.options.endpoint)"])
-                        }
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await followConnection() }
+                do {
+                    for filter in ShadowTopic.requestFilters + ["cmd/+/response"] {
+                        try await client.subscribe(filter, qos: 1)
                     }
-                }
-                for filter in ShadowTopic.requestFilters + ["cmd/+/response"] {
-                    try await client.subscribe(filter, qos: 1)
+                } catch {
+                    logger.error("cannot subscribe to the shadow topics", metadata: ["error": "\(error)"])
                 }
                 status.subscribed()
                 logger.info("serving shadows", metadata: ["mqtt.filters": "\(ShadowTopic.requestFilters)"])
+                var inFlight = 0
                 for await message in client.messages {
-                    if message.topic.hasPrefix("cmd/"), message.topic.hasSuffix("/response") {
-                        let thing = String(message.topic.dropFirst(4).dropLast(9))
-                        if let body = try? JSONParser().parse(message.payload),
-                            let update = CommandUpdate(body, thing: thing)
-                        {
-                            commandUpdates(update)
-                        } else {
-                            logger.warning("unreadable command response", metadata: ["mqtt.topic": "\(message.topic)"])
-                        }
+                    if let thing = Self.commandResponseThing(message.topic) {
+                        await forwardCommandResponse(message, thing: thing)
                         continue
                     }
                     guard let topic = ShadowTopic(message.topic) else { continue }
-                    guard let pending = await shadows.handleMQTT(topic, payload: message.payload) else { continue }
-                    group.addTask {
-                        let result = await pending.finish()
-                        shadows.publish(result, of: pending, origin: .mqtt)
+                    let submission = await shadows.submit(topic, payload: message.payload, origin: .mqtt)
+                    if inFlight >= maxInFlight {
+                        await group.next()
+                        inFlight -= 1
                     }
+                    inFlight += 1
+                    group.addTask { _ = await submission.answer() }
                 }
+                // The connection-following task ends with the client's streams.
             }
         } onGracefulShutdown: {
             // Stops the message stream; requests already taken finish and are answered first.
             client.close()
+        }
+    }
+
+    func followConnection() async {
+        for await connected in client.connectionChanges {
+            status.brokerConnection(connected)
+            if connected {
+                let resent = await shadows.republishDeltas()
+                logger.notice(
+                    "connected to the MQTT broker",
+                    metadata: ["mqtt.endpoint": "\(client.options.endpoint)", "deltas.resent": "\(resent)"])
+            } else {
+                logger.warning(
+                    "lost the MQTT broker; reconnecting", metadata: ["mqtt.endpoint": "\(client.options.endpoint)"])
+            }
+        }
+    }
+
+    /// `cmd/THING/response` → THING.
+    static func commandResponseThing(_ topic: String) -> String? {
+        guard topic.hasPrefix("cmd/"), topic.hasSuffix("/response"), topic.count > 13 else { return nil }
+        return String(topic.dropFirst(4).dropLast(9))
+    }
+
+    func forwardCommandResponse(_ message: MQTTMessage, thing: String) async {
+        if let body = try? JSONParser().parse(message.payload), let update = CommandUpdate(body, thing: thing) {
+            await commandUpdates.send(update)
+        } else {
+            logger.warning(
+                "unreadable command response: needs {\"commandId\", \"status\"}",
+                metadata: ["mqtt.topic": "\(message.topic)"])
         }
     }
 

@@ -1,5 +1,7 @@
+import AsyncAlgorithms
 import HubCore
 import HubPlugins
+import HubStore
 import Logging
 import Metrics
 
@@ -8,50 +10,40 @@ import Metrics
 struct PluginBridge: PluginHostDelegate {
     let shadows: ShadowService
     let events: EventBus
-    let types: [String: DeviceType]
     let logger: Logger
-    /// Device type → the id of the plugin that provides it.
-    let owners: [String: String]
     /// Where `command.progress` and `command.result` go (the command service, in order).
-    let commandUpdates: @Sendable (CommandUpdate) -> Void
+    let commandUpdates: AsyncChannel<CommandUpdate>
 
-    /// A device as plugins see it: thing, type, config and its type's shadows with their state.
-    static func device(_ thing: String, type: String, config: JSONObject, shadows: ShadowService) async -> JSONValue {
+    /// A device as plugins see it: thing, type, config and its type's shadows with their
+    /// durable state.
+    static func device(_ thing: ThingRegistration, shadows: ShadowService) async -> JSONValue {
         var shadowStates = JSONObject()
-        if let deviceType = await shadows.deviceType(of: thing) {
-            for shadow in deviceType.shadows {
-                let record = await shadows.record(ShadowID(unchecked: thing, shadowName: shadow.name))
-                let live = record?.exists == true ? record : nil
-                shadowStates[shadow.name] = [
-                    "desired": live?.desired.map(JSONValue.object) ?? [:],
-                    "reported": live?.reported.map(JSONValue.object) ?? [:],
-                    "delta": live?.delta.map { .object($0.state) } ?? [:],
-                    "version": .integer(live?.version ?? 0),
-                ]
-            }
+        for shadow in shadows.registry.deviceType(of: thing.name)?.shadows ?? [] {
+            let record = await shadows.record(ShadowID(unchecked: thing.name, shadowName: shadow.name))
+            let live = record?.exists == true ? record : nil
+            shadowStates[shadow.name] = [
+                "desired": live?.desired.map(JSONValue.object) ?? [:],
+                "reported": live?.reported.map(JSONValue.object) ?? [:],
+                "delta": live?.delta.map { .object($0.state) } ?? [:],
+                "version": .integer(live?.version ?? 0),
+            ]
         }
         return [
-            "thing": .string(thing), "type": .string(type), "config": .object(config), "shadows": .object(shadowStates),
+            "thing": .string(thing.name), "type": thing.deviceType.map(JSONValue.string) ?? .null,
+            "config": .object(thing.config), "shadows": .object(shadowStates),
         ]
     }
 
     func devices(for plugin: DiscoveredPlugin) async -> [JSONValue] {
-        let provided = Set(plugin.manifest.deviceTypes.map(\.name))
         var devices: [JSONValue] = []
-        for (thing, type) in await shadows.things(ofTypes: provided) {
-            devices.append(await Self.device(thing, type: type, config: await config(of: thing), shadows: shadows))
+        for thing in shadows.registry.things(ofTypes: Set(plugin.manifest.deviceTypes.map(\.name))) {
+            devices.append(await Self.device(thing, shadows: shadows))
         }
         return devices
     }
 
-    func config(of thing: String) async -> JSONObject {
-        (try? await shadows.store.things())?.first { $0.name == thing }?.config ?? [:]
-    }
-
     func report(plugin: String, thing: String, shadow: String?, reported: JSONObject) async -> String? {
-        guard let type = await shadows.deviceType(of: thing), types[type.name] != nil,
-            let owner = pluginOwning(type.name), owner == plugin
-        else {
+        guard let type = shadows.registry.deviceType(of: thing), shadows.registry.owner(of: type.name) == plugin else {
             return "thing '\(thing)' is not a device of plugin '\(plugin)'"
         }
         let id: ShadowID
@@ -61,14 +53,10 @@ struct PluginBridge: PluginHostDelegate {
             return error.message
         }
         let payload: JSONValue = ["state": ["reported": .object(reported)], "clientToken": .string("plugin:\(plugin)")]
-        let pending = await shadows.begin(.update, id: id, payload: payload.compactBytes)
-        let result = await pending.finish()
-        shadows.publish(result, of: pending, origin: .plugin)
-        if case .failure(let error) = result { return "\(error.code) \(error.message)" }
+        let answer = await shadows.perform(.init(.update, id, payload: payload.compactBytes), origin: .plugin(plugin))
+        if case .failure(let error) = answer { return "\(error.code) \(error.message)" }
         return nil
     }
-
-    func pluginOwning(_ type: String) -> String? { owners[type] }
 
     func deviceEvent(plugin: String, thing: String?, event: String, data: JSONValue) async {
         events.publish([
@@ -82,7 +70,7 @@ struct PluginBridge: PluginHostDelegate {
             logger.warning("command update without commandId/status", metadata: ["plugin.id": "\(plugin)"])
             return
         }
-        commandUpdates(update)
+        await commandUpdates.send(update)
     }
 
     func pluginRestarted(plugin: String, reason: String) async {

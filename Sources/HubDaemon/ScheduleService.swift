@@ -1,4 +1,3 @@
-import HubAPI
 import HubCore
 import HubStore
 import Logging
@@ -96,7 +95,7 @@ actor ScheduleService {
     }
 
     /// A desired change from anyone but a schedule may start holds.
-    func observe(_ change: ShadowService.ManualDesiredChange) async {
+    func observe(_ change: ShadowFanOut.ManualDesiredChange) async {
         let thing = change.id.thingName
         let now = clock.epochSeconds()
         let holding = planner.manualChange(
@@ -139,10 +138,9 @@ actor ScheduleService {
             do throws(ShadowError) {
                 let id = try ShadowID(
                     thingName: schedule.thing, shadowName: schedule.shadow, limits: shadows.engine.limits)
-                let pending = await shadows.begin(.update, id: id, payload: payload.compactBytes)
-                let result = await pending.finish()
-                shadows.publish(result, of: pending, origin: .schedule)
-                switch result {
+                switch await shadows.perform(
+                    .init(.update, id, payload: payload.compactBytes), origin: .schedule(schedule.id))
+                {
                 case .success(let outcome):
                     record["applied"] = .object(patch)
                     record["version"] = outcome.accepted["version"] ?? .null
@@ -253,7 +251,7 @@ actor ScheduleService {
         return .object(object)
     }
 
-    func detail(_ id: String) async -> Result<JSONValue, APIError> {
+    func detail(_ id: String) async -> Result<JSONValue, HubError> {
         guard let schedule = planner.schedules[id] else { return .failure(.notFound("no schedule '\(id)'")) }
         var object = summary(schedule, now: clock.epochSeconds()).objectValue ?? [:]
         do {
@@ -270,48 +268,48 @@ actor ScheduleService {
             }
             object["runs"] = .array(runs)
         } catch {
-            return .failure(APIError(status: 500, message: "cannot read the schedule's runs: \(error)"))
+            return .failure(HubError(.internal, "cannot read the schedule's runs: \(error)"))
         }
         return .success(.object(object))
     }
 
     /// Creates (POST: `id` nil) or replaces (PUT) a schedule after checking it against the zone,
     /// the thing's device type and its commands.
-    func save(_ request: JSONValue, id: String?) async -> Result<(JSONValue, created: Bool), APIError> {
+    func save(_ request: JSONValue, id: String?) async -> Result<(JSONValue, created: Bool), HubError> {
         let now = clock.epochSeconds()
         var schedule: Schedule
         do {
             schedule = try Schedule(
                 request: request, id: id, defaultID: defaultID(for: request["thing"]?.stringValue ?? ""), now: now)
         } catch {
-            return .failure(.badRequest(error.description))
+            return .failure(.invalid(error.description))
         }
         // As `hubctl set`: a typed thing's values live in its type's primary shadow.
-        if request["shadow"] == nil, let primary = await shadows.deviceType(of: schedule.thing)?.primaryShadow {
+        if request["shadow"] == nil, let primary = shadows.registry.deviceType(of: schedule.thing)?.primaryShadow {
             schedule.shadow = primary
-        }
-        if id == nil, planner.schedules[schedule.id] != nil {
-            return .failure(
-                APIError(
-                    status: 409,
-                    message:
-                        "schedule '\(schedule.id)' exists; remove it first or replace it with PUT /v1/schedules/\(schedule.id)"
-                ))
         }
         let zone: TimeZoneRules?
         do {
             zone = try schedule.timeZone.map { name throws(TimeZoneDatabase.Failure) in try zones.zone(name) }
         } catch {
-            return .failure(.badRequest(error.description))
+            return .failure(.invalid(error.description))
         }
-        if let problem = await check(schedule) { return .failure(.badRequest(problem)) }
+        if let problem = await check(schedule) { return .failure(.invalid(problem)) }
+        // Decided after the check's suspension, on the planner as it is now.
+        if id == nil, planner.schedules[schedule.id] != nil {
+            return .failure(
+                HubError(
+                    .conflict,
+                    "schedule '\(schedule.id)' exists; remove it first or replace it with PUT /v1/schedules/\(schedule.id)"
+                ))
+        }
         let created = planner.schedules[schedule.id] == nil
         let run = planner.add(schedule, zone: zone, now: now)
         do {
             for changed in planner.takeChanged() { try await store.saveSchedule(changed, at: now) }
         } catch {
             planner.remove(schedule.id)
-            return .failure(APIError(status: 503, message: "cannot store the schedule: \(error)"))
+            return .failure(HubError(.unavailable, "cannot store the schedule: \(error)"))
         }
         logger.notice("schedule saved", metadata: ["schedule.id": "\(schedule.id)", "thing": "\(schedule.thing)"])
         if let run { await execute(run, at: now) }
@@ -321,7 +319,7 @@ actor ScheduleService {
 
     /// What a device type says against the schedule's values and command, if it has a type.
     private func check(_ schedule: Schedule) async -> String? {
-        let type = await shadows.deviceType(of: schedule.thing)
+        let type = shadows.registry.deviceType(of: schedule.thing)
         var patches: [JSONObject] = []
         switch (schedule.trigger, schedule.action) {
         case (.program(let program), _): patches = program.entries.map(\.patch)
@@ -363,18 +361,18 @@ actor ScheduleService {
         return candidate
     }
 
-    func remove(_ id: String) async -> Result<JSONValue, APIError> {
+    func remove(_ id: String) async -> Result<JSONValue, HubError> {
         guard planner.schedules[id] != nil else { return .failure(.notFound("no schedule '\(id)'")) }
         do {
             try await store.deleteSchedule(id)
         } catch {
-            return .failure(APIError(status: 503, message: "cannot remove the schedule: \(error)"))
+            return .failure(HubError(.unavailable, "cannot remove the schedule: \(error)"))
         }
         planner.remove(id)
         return .success(["removed": .string(id)])
     }
 
-    func setEnabled(_ id: String, _ enabled: Bool) async -> Result<JSONValue, APIError> {
+    func setEnabled(_ id: String, _ enabled: Bool) async -> Result<JSONValue, HubError> {
         guard planner.schedules[id] != nil else { return .failure(.notFound("no schedule '\(id)'")) }
         let now = clock.epochSeconds()
         let run = planner.setEnabled(id, enabled, now: now)
@@ -383,10 +381,10 @@ actor ScheduleService {
         return .success(summary(planner.schedules[id]!, now: now))
     }
 
-    func resume(_ id: String) async -> Result<JSONValue, APIError> {
+    func resume(_ id: String) async -> Result<JSONValue, HubError> {
         guard let schedule = planner.schedules[id] else { return .failure(.notFound("no schedule '\(id)'")) }
         guard schedule.isProgram else {
-            return .failure(.badRequest("schedule '\(id)' is not a program: only programs are held by manual changes"))
+            return .failure(.invalid("schedule '\(id)' is not a program: only programs are held by manual changes"))
         }
         let now = clock.epochSeconds()
         if let run = planner.resume(id, now: now) { await execute(run, at: now) }
@@ -396,22 +394,16 @@ actor ScheduleService {
 
     /// The next `count` firings after `from` (ISO 8601; local to the schedule's zone without an
     /// offset), each in local time with its DST adjustment.
-    func next(_ id: String, count: Int, from: String?) -> Result<JSONValue, APIError> {
+    func next(_ id: String, count: Int, from: String?) -> Result<JSONValue, HubError> {
         guard let schedule = planner.schedules[id] else { return .failure(.notFound("no schedule '\(id)'")) }
         let zone = planner.zone(of: schedule)
         var start = clock.epochSeconds()
-        if var from {
-            // An unencoded `+02:00` in a query string arrives as ` 02:00`.
-            if from.count > 16, let space = from.lastIndex(of: " "),
-                from.distance(from: from.startIndex, to: space) >= 16
-            {
-                from.replaceSubrange(space...space, with: "+")
-            }
+        if let from {
             do {
                 // The firings at the very instant named are included.
                 start = try LocalTimeText.instant(from, in: zone) - 1
             } catch {
-                return .failure(.badRequest("from: \(error.description)"))
+                return .failure(.invalid("from: \(error.description)"))
             }
         }
         let firings = schedule.occurrences(after: start, count: count, in: zone).map { occurrence in
@@ -438,14 +430,14 @@ actor ScheduleService {
 /// changes to the holds.
 struct ScheduleTimerService: Service {
     let schedules: ScheduleService
-    let manualChanges: AsyncStream<ShadowService.ManualDesiredChange>
+    let manualChanges: LatestValues<ShadowID, ShadowFanOut.ManualDesiredChange>
     let clock: any HubClock
 
     func run() async throws {
         try await runUntilGracefulShutdown {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask {
-                    for await change in manualChanges { await schedules.observe(change) }
+                    while let (_, change) = await manualChanges.next() { await schedules.observe(change) }
                 }
                 await schedules.tick()
                 var lastWall = clock.epochMilliseconds()

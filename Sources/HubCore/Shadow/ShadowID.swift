@@ -24,9 +24,13 @@ public struct ShadowID: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// `$aws/things/T/shadow` or `$aws/things/T/shadow/name/S`.
-    public var topicPrefix: String {
-        guard let shadowName else { return "$aws/things/\(thingName)/shadow" }
-        return "$aws/things/\(thingName)/shadow/name/\(shadowName)"
+    public var topicPrefix: String { Self.topicPrefix(thing: thingName, shadow: shadowName) }
+
+    /// The one spelling of a shadow's topic prefix, for names valid or not (a rejection of an
+    /// invalid name is answered under the prefix it was asked on).
+    public static func topicPrefix(thing: String, shadow: String?) -> String {
+        guard let shadow else { return "$aws/things/\(thing)/shadow" }
+        return "$aws/things/\(thing)/shadow/name/\(shadow)"
     }
 
     public var description: String { qualifiedName }

@@ -119,14 +119,26 @@ public struct ShadowUpdateRequest: Sendable, Equatable {
 }
 
 /// The optional payload of `/get` and `/delete`: empty, or JSON whose `clientToken` is echoed.
+/// Only a zero-length payload is "no payload"; whitespace alone is not JSON (400 Invalid JSON).
 struct ShadowReadRequest {
     var clientToken: String?
 
     init(_ payload: [UInt8], limits: ShadowLimits) throws(ShadowError) {
-        guard payload.contains(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D) }) else { return }
+        guard !payload.isEmpty else { return }
         let document = try ShadowEngine.parse(payload, limits: limits)
         if case .object(let object) = document {
             clientToken = try ShadowUpdateRequest.clientToken(in: object, limits: limits)
         }
+    }
+}
+
+extension ShadowUpdateRequest {
+    /// The clientToken of a payload, if it is a JSON object with a valid one; for rejections
+    /// decided before a request is read (rate limit, unknown thing), which must still carry it.
+    public static func bestEffortClientToken(_ payload: [UInt8], limits: ShadowLimits) -> String? {
+        guard !payload.isEmpty, payload.count <= limits.maxDocumentBytes * 4,
+            case .object(let object)? = try? JSONParser().parse(payload)
+        else { return nil }
+        return try? clientToken(in: object, limits: limits)
     }
 }

@@ -26,10 +26,7 @@ public struct ShadowTopic: Sendable, Equatable {
     }
 
     /// The topic prefix of the addressed shadow, valid names or not.
-    public var prefix: String {
-        guard let shadowName else { return "$aws/things/\(thingName)/shadow" }
-        return "$aws/things/\(thingName)/shadow/name/\(shadowName)"
-    }
+    public var prefix: String { ShadowID.topicPrefix(thing: thingName, shadow: shadowName) }
 
     public var acceptedTopic: String { "\(prefix)/\(operation.rawValue)/accepted" }
     public var rejectedTopic: String { "\(prefix)/\(operation.rawValue)/rejected" }
