@@ -70,7 +70,7 @@ let package = Package(
         ),
         .target(
             name: "HubMQTT",
-            dependencies: ["CMosquitto", "HubProcess", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CMosquitto", "HubCore", "HubProcess", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
@@ -95,7 +95,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "HubPluginKit", dependencies: ["HubCore"], swiftSettings: strict),
+        .target(name: "HubPluginKit", dependencies: ["HubCore", "HubProcess"], swiftSettings: strict),
         .executableTarget(
             name: "homehub-plugin-heater", dependencies: ["HubPluginKit", "HubCore"], path: "Plugins/heater/Sources",
             swiftSettings: strict),

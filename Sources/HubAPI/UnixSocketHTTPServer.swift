@@ -142,7 +142,8 @@ public struct UnixSocketHTTPServer: Sendable {
                                 headers: requestHead.headers.map { ($0.name, $0.value) }, body: body, peer: peer)
                             response = await responder.respond(to: request)
                         }
-                        let keepAlive = try await write(response, for: requestHead, to: outbound)
+                        let keepAlive = try await write(
+                            response, for: requestHead, to: outbound, closing: connection.channel)
                         if !keepAlive { return }
                     }
                 }
@@ -155,7 +156,7 @@ public struct UnixSocketHTTPServer: Sendable {
     /// Writes the response; returns whether the connection stays open.
     func write(
         _ response: HTTPResponse, for request: HTTPRequestHead,
-        to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+        to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, closing channel: any Channel
     ) async throws -> Bool {
         var headers = HTTPHeaders(response.headers.map { ($0.name, $0.value) })
         let keepAlive: Bool
@@ -180,7 +181,7 @@ public struct UnixSocketHTTPServer: Sendable {
                 .head(
                     HTTPResponseHead(
                         version: request.version, status: .init(statusCode: response.status), headers: headers)))
-            try await Self.writeEvents(feed, to: outbound)
+            try await Self.writeEvents(feed, to: outbound, closing: channel)
             try await outbound.write(.end(nil))
         }
         return keepAlive
@@ -188,10 +189,11 @@ public struct UnixSocketHTTPServer: Sendable {
 
     /// One `data:` line of JSON per event, after a comment line that tells the client it is
     /// subscribed. The writer waits while the client does not read (NIO's writability); if the
-    /// feed drops the client meanwhile, the write is abandoned and the connection closed.
-    static func writeEvents(_ feed: EventFeed, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>)
-        async throws
-    {
+    /// feed drops the client meanwhile, the connection is closed, which fails the waiting write.
+    static func writeEvents(
+        _ feed: EventFeed, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
+        closing channel: any Channel
+    ) async throws {
         try await outbound.write(.body(.byteBuffer(ByteBuffer(string: ": homehub events\n\n"))))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -200,7 +202,10 @@ public struct UnixSocketHTTPServer: Sendable {
                 }
             }
             group.addTask {
-                for await reason in feed.dropped { throw DroppedSubscriber(reason: reason) }
+                for await reason in feed.dropped {
+                    channel.close(promise: nil)
+                    throw DroppedSubscriber(reason: reason)
+                }
             }
             defer { group.cancelAll() }
             try await group.next()

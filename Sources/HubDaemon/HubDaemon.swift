@@ -4,6 +4,7 @@ import HubCore
 import HubCrypto
 import HubMQTT
 import HubPlugins
+import HubProcess
 import HubStore
 import HubSystemd
 public import Logging
@@ -19,13 +20,14 @@ import ServiceLifecycle
 public enum HubDaemon {
     /// The hub's parts, wired and loaded but not yet running: what `run` starts, and what the
     /// HTTP fuzzer drives in-process through ``api`` without starting anything.
-    public struct Assembly {
+    public struct Assembly: Sendable {
         public let api: ControlAPI
         let services: [ServiceGroupConfiguration.ServiceConfiguration]
         let status: HubStatus
         let shadows: ShadowService
         let store: HubStore
         let client: MQTTClient
+        let outbound: MQTTClient
         let events: EventBus
     }
 
@@ -62,6 +64,7 @@ public enum HubDaemon {
             ])
         try await group.run()
         hub.client.close()
+        hub.outbound.close()
         if case .path = listener { unlink(configuration.hub.socket) }
         logger.notice("homehubd stopped")
     }
@@ -82,7 +85,14 @@ public enum HubDaemon {
 
         let store = try HubStore(path: configuration.databasePath, now: clock.epochSeconds())
 
+        // Two connections: requests come in on one, answers go out on the other. The inbound
+        // one's network thread waits when the hub is behind (backpressure); the outbound one's
+        // must keep reading acknowledgements meanwhile, or a full publish window and a full
+        // inbox would wait on each other (docs/architecture.md).
         let client = try MQTTClient(options: mqttOptions(configuration))
+        var outboundOptions = mqttOptions(configuration)
+        outboundOptions.clientID += "-out"
+        let outbound = try MQTTClient(options: outboundOptions)
         let status = HubStatus(clock: clock)
         let events = EventBus(logger: logger)
         for thing in configuration.things {
@@ -108,7 +118,7 @@ public enum HubDaemon {
             requestsPerSecondPerThing: configuration.shadows.requestsPerSecondPerThing,
             requireRegisteredThings: configuration.shadows.requireRegisteredThings, clock: clock, registry: registry,
             fanOut: ShadowFanOut(
-                publisher: MQTTShadowPublisher(client: client, logger: logger), events: events, deltas: deltas,
+                publisher: MQTTShadowPublisher(client: outbound, logger: logger), events: events, deltas: deltas,
                 manualChanges: manualChanges),
             logger: logger)
         var pluginOptions = PluginHostOptions()
@@ -167,12 +177,14 @@ public enum HubDaemon {
                 }
             }
             services.append(
-                .init(service: BrokerService(broker: EmbeddedBroker(configuration: broker, logger: logger))))
+                .init(
+                    service: BrokerService(
+                        broker: EmbeddedBroker(configuration: broker, logger: logger), status: status)))
         }
         services.append(
             .init(
                 service: MQTTShadowService(
-                    client: client, shadows: shadows, status: status, logger: logger,
+                    client: client, outbound: outbound, shadows: shadows, status: status, logger: logger,
                     commandUpdates: commandUpdates)))
         services.append(.init(service: PluginService(plugins: plugins, shadows: shadows, deltas: deltas)))
         services.append(.init(service: CommandTimerService(commands: commands, updates: commandUpdates)))
@@ -194,6 +206,7 @@ public enum HubDaemon {
         let api = ControlAPI(backend: backend, policy: configuration.policy, identify: CallerIdentity.resolve)
         return Assembly(
             api: api, services: services, status: status, shadows: shadows, store: store, client: client,
+            outbound: outbound,
             events: events)
     }
 
@@ -274,9 +287,10 @@ struct PluginService: Service {
 
 struct BrokerService: Service {
     let broker: EmbeddedBroker
+    let status: HubStatus
 
     func run() async throws {
-        try await runUntilGracefulShutdown { try await broker.run() }
+        try await runUntilGracefulShutdown { try await broker.run(onProblem: { status.brokerProblem($0) }) }
     }
 }
 

@@ -8,12 +8,14 @@ public final class HubStatus: Sendable {
         var subscribed = false
         var brokerConnectedSince: Int64?
         var apiListening = false
+        /// Why the embedded broker is not serving, in words (nil: no known problem).
+        var brokerProblem: String?
     }
 
     private let state = Mutex(State())
     let clock: any HubClock
     public let startedAt: Int64
-    public static let version = "0.1.0"
+    public static var version: String { HubVersion.current }
 
     public init(clock: any HubClock) {
         self.clock = clock
@@ -27,6 +29,8 @@ public final class HubStatus: Sendable {
             state.brokerConnectedSince = connected ? now : nil
         }
     }
+
+    func brokerProblem(_ problem: String?) { state.withLock { $0.brokerProblem = problem } }
 
     func subscribed() { state.withLock { $0.subscribed = true } }
 
@@ -43,6 +47,8 @@ public final class HubStatus: Sendable {
         let status: String
         if ready {
             status = "ok"
+        } else if let problem = snapshot.brokerProblem {
+            status = problem
         } else if snapshot.subscribed {
             status = "broker disconnected; reconnecting"
         } else {
@@ -57,6 +63,7 @@ public final class HubStatus: Sendable {
                 "broker": [
                     "connected": .bool(snapshot.brokerConnected),
                     "since": snapshot.brokerConnectedSince.map(JSONValue.integer) ?? .null,
+                    "problem": snapshot.brokerProblem.map(JSONValue.string) ?? .null,
                 ],
                 "subscribed": .bool(snapshot.subscribed),
             ]

@@ -9,9 +9,9 @@ struct MQTTShadowPublisher: ShadowPublisher {
     let client: MQTTClient
     let logger: Logger
 
-    func publish(_ topic: String, _ document: JSONValue) -> Bool {
+    func publish(_ topic: String, _ document: JSONValue) async -> Bool {
         do {
-            try client.publish(topic, payload: document.compactBytes, qos: 1)
+            try await client.publish(topic, payload: document.compactBytes, qos: 1)
             return true
         } catch {
             logger.warning("cannot publish", metadata: ["mqtt.topic": "\(topic)", "error": "\(error)"])
@@ -26,7 +26,10 @@ struct MQTTShadowPublisher: ShadowPublisher {
 /// reading the socket) → ``ShadowService/submit(_:payload:origin:)`` in arrival order →
 /// ``ShadowService/Submission/answer()`` on a child task: durable, then answered and fanned out.
 struct MQTTShadowService: Service {
+    /// Requests: the shadow and command-response subscriptions.
     let client: MQTTClient
+    /// Answers, deltas and documents (never subscribes, so its network thread never waits).
+    let outbound: MQTTClient
     let shadows: ShadowService
     let status: HubStatus
     let logger: Logger
@@ -36,10 +39,13 @@ struct MQTTShadowService: Service {
     var maxInFlight = 1024
 
     func run() async throws {
-        try await connectUntilUp()
+        try await connectUntilUp(outbound)
+        try await connectUntilUp(client)
+        status.brokerConnection(true)
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await followConnection() }
+                group.addTask { await followInbound() }
+                group.addTask { await followOutbound() }
                 do {
                     for filter in ShadowTopic.requestFilters + ["cmd/+/response"] {
                         try await client.subscribe(filter, qos: 1)
@@ -69,21 +75,31 @@ struct MQTTShadowService: Service {
         } onGracefulShutdown: {
             // Stops the message stream; requests already taken finish and are answered first.
             client.close()
+            outbound.close()
         }
     }
 
-    func followConnection() async {
+    /// The inbound connection is the hub's health: without it no request arrives.
+    func followInbound() async {
         for await connected in client.connectionChanges {
             status.brokerConnection(connected)
             if connected {
-                let resent = await shadows.republishDeltas()
-                logger.notice(
-                    "connected to the MQTT broker",
-                    metadata: ["mqtt.endpoint": "\(client.options.endpoint)", "deltas.resent": "\(resent)"])
+                logger.notice("connected to the MQTT broker", metadata: ["mqtt.endpoint": "\(client.options.endpoint)"])
             } else {
                 logger.warning(
                     "lost the MQTT broker; reconnecting", metadata: ["mqtt.endpoint": "\(client.options.endpoint)"])
             }
+        }
+    }
+
+    /// At each (re)connection of the outbound connection, every stored delta is sent again.
+    func followOutbound() async {
+        for await connected in outbound.connectionChanges where connected {
+            let dropped = outbound.takeDroppedCount()
+            let resent = await shadows.republishDeltas()
+            logger.info(
+                "outbound MQTT connection up",
+                metadata: ["deltas.resent": "\(resent)", "messages.dropped_while_away": "\(dropped)"])
         }
     }
 
@@ -104,12 +120,11 @@ struct MQTTShadowService: Service {
     }
 
     /// The first connection: retried with backoff while the (embedded) broker starts.
-    func connectUntilUp() async throws {
+    func connectUntilUp(_ client: MQTTClient) async throws {
         var delay = 0.05
         while true {
             do {
                 try await client.connect()
-                status.brokerConnection(true)
                 return
             } catch {
                 if Task.isCancelled || Task.isShuttingDownGracefully { throw error }

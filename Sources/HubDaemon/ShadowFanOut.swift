@@ -4,14 +4,16 @@ import Metrics
 
 /// Where the shadow service's messages go (MQTT in the daemon, a recorder in tests).
 public protocol ShadowPublisher: Sendable {
-    /// Sends (or queues) one message; false when it cannot, with the reason logged.
+    /// Sends (or queues) one message, waiting while the broker's window is full; false when it
+    /// cannot, with the reason logged.
     @discardableResult
-    func publish(_ topic: String, _ document: JSONValue) -> Bool
+    func publish(_ topic: String, _ document: JSONValue) async -> Bool
 }
 
 /// What a durable change sends out, and to whom: the AWS topics on MQTT, the delta to the plugin
 /// that drives the thing, the manual desired change to the scheduler (holds), events to
-/// watchers. Runs on the caller's task, after the commit; nothing in it suspends.
+/// watchers. Runs on the caller's task, after the commit; it suspends only while the broker's
+/// window of unacknowledged messages is full (``MQTTClient/publish(_:payload:qos:retain:)``).
 public struct ShadowFanOut: Sendable {
     /// A change whose shadow has a delta, for the plugin that drives the thing.
     public struct DeltaNotice: Sendable {
@@ -45,7 +47,7 @@ public struct ShadowFanOut: Sendable {
     func publish(
         _ answer: ShadowService.Answer, of request: ShadowService.Request, origin: ShadowService.Origin,
         rejectedTopic: String?
-    ) {
+    ) async {
         let id = request.id
         let prefix = id.topicPrefix
         let operation = request.operation.rawValue
@@ -65,21 +67,21 @@ public struct ShadowFanOut: Sendable {
                 }
             }
             if origin == .mqtt || request.operation == .update {
-                publisher.publish("\(prefix)/\(operation)/accepted", outcome.accepted)
+                await publisher.publish("\(prefix)/\(operation)/accepted", outcome.accepted)
             }
             if let delta = outcome.delta {
-                publisher.publish("\(prefix)/update/delta", delta)
+                await publisher.publish("\(prefix)/update/delta", delta)
                 if !origin.isPlugin, let record = outcome.record, let state = delta["state"] {
                     deltas.put(
                         id, DeltaNotice(id: id, delta: state, version: record.version, desired: record.desired ?? [:]))
                 }
             }
-            if let documents = outcome.documents { publisher.publish("\(prefix)/update/documents", documents) }
+            if let documents = outcome.documents { await publisher.publish("\(prefix)/update/documents", documents) }
         case .failure(let error):
             Counter(label: "homehub_shadow_rejections_total", dimensions: [("code", String(error.code)), ("via", via)])
                 .increment()
             if origin == .mqtt {
-                publisher.publish(rejectedTopic ?? "\(prefix)/\(operation)/rejected", error.document)
+                await publisher.publish(rejectedTopic ?? "\(prefix)/\(operation)/rejected", error.document)
             }
         }
     }
@@ -114,11 +116,11 @@ public struct ShadowFanOut: Sendable {
     /// Publishes `/update/delta` again for every durable shadow that has one. Called at each
     /// (re)connection to the broker: devices whose persistent session outlived a broker crash,
     /// or a hub restart, get the deltas they missed. Returns how many were published.
-    func resend(_ deltas: [(id: ShadowID, document: JSONValue)]) -> Int {
+    func resend(_ deltas: [(id: ShadowID, document: JSONValue)]) async -> Int {
         var count = 0
         for (id, document) in deltas {
             // The connection went again (or the hub is stopping): the next connection resends.
-            guard publisher.publish("\(id.topicPrefix)/update/delta", document) else { break }
+            guard await publisher.publish("\(id.topicPrefix)/update/delta", document) else { break }
             count += 1
         }
         return count
@@ -127,7 +129,9 @@ public struct ShadowFanOut: Sendable {
 
 extension ShadowService {
     /// See ``ShadowFanOut/resend(_:)``.
-    public func republishDeltas() -> Int { fanOut.resend(durableDeltas(at: clock.epochSeconds())) }
+    public nonisolated func republishDeltas() async -> Int {
+        await fanOut.resend(await durableDeltas(at: clock.epochSeconds()))
+    }
 }
 
 extension ShadowService.Origin {

@@ -131,7 +131,7 @@ public actor ShadowService {
             } else {
                 answer = immediate ?? .failure(.internalFailure)
             }
-            service.fanOut.publish(answer, of: request, origin: origin, rejectedTopic: rejectedTopic)
+            await service.fanOut.publish(answer, of: request, origin: origin, rejectedTopic: rejectedTopic)
             return answer
         }
     }

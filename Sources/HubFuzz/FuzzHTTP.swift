@@ -33,7 +33,10 @@ enum FuzzHTTP {
         return directory
     }()
 
-    static let api: ControlAPI = {
+    static var api: ControlAPI { hub.api }
+
+    /// The whole assembly, kept for the process's life (its MQTT clients must outlive every use).
+    static let hub: HubDaemon.Assembly = {
         var configuration = HubConfiguration()
         configuration.hub.dataDirectory = directory + "/data"
         configuration.hub.socket = directory + "/hubctl.sock"
@@ -46,12 +49,12 @@ enum FuzzHTTP {
         configuration.shadows.requestsPerSecondPerThing = 1e9
         var logger = Logger(label: "homehub.fuzz")
         logger.logLevel = .critical
-        let settled = Settled<ControlAPI>()
+        let settled = Settled<HubDaemon.Assembly>()
         Task {
             do {
                 let hub = try await HubDaemon.assemble(
                     configuration, logger: logger, metrics: PrometheusCollectorRegistry())
-                settled.set(hub.api)
+                settled.set(hub)
             } catch {
                 fatalError("cannot assemble the hub for the HTTP fuzzer: \(error)")
             }

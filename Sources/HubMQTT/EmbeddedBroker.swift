@@ -1,5 +1,8 @@
+import Dispatch
+import HubCore
 public import HubProcess
 public import Logging
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -118,17 +121,35 @@ public struct EmbeddedBroker: Sendable {
     }
 
     /// Writes the configuration and keeps mosquitto running until the task is cancelled.
-    public func run(onStart: @Sendable (ChildProcess) -> Void = { _ in }) async throws {
+    /// `onProblem` hears, in words, why the broker is not serving (nil once it is running).
+    public func run(
+        onStart: @Sendable (ChildProcess) -> Void = { _ in },
+        onProblem: @escaping @Sendable (String?) -> Void = { _ in }
+    ) async throws {
         try writeConfiguration()
         await stopLeftoverBroker()
         var delay: Double = 0.5
         while !Task.isCancelled {
             unlink(configuration.socketPath)
-            let child = try ChildProcess(
-                executable: configuration.executable, arguments: ["-c", configuration.configPath])
+            let log = try BrokerLog(logger: logger)
+            let child: ChildProcess
+            do {
+                // Its environment without systemd's sockets: only homehubd talks to systemd.
+                child = try ChildProcess(
+                    executable: configuration.executable, arguments: ["-c", configuration.configPath],
+                    environment: ChildProcess.currentEnvironment().filter {
+                        !$0.hasPrefix("NOTIFY_SOCKET=") && !$0.hasPrefix("LISTEN_") && !$0.hasPrefix("WATCHDOG_")
+                    },
+                    standardError: log.writeEnd)
+            } catch {
+                log.close()
+                throw error
+            }
+            log.startReading()
             writePID(child.pid)
             logger.info("started mosquitto", metadata: ["pid": "\(child.pid)", "mqtt.port": "\(configuration.port)"])
             onStart(child)
+            onProblem(nil)
             let started = monotonicSeconds()
             let exit = await withTaskCancellationHandler {
                 await child.waitForExit()
@@ -140,8 +161,18 @@ public struct EmbeddedBroker: Sendable {
                 return
             }
             if monotonicSeconds() - started > 60 { delay = 0.5 }
+            let problem: String
+            if let reason = await log.lastError(), reason.contains("Address already in use") {
+                problem =
+                    "the embedded MQTT broker cannot listen on \(configuration.host):\(configuration.port): the port is in use (another homehubd, or a broker); stop that, or set mqtt.port in hub.toml to a free port"
+            } else if let reason = await log.lastError() {
+                problem = "the embedded MQTT broker (mosquitto) \(exit): \(reason)"
+            } else {
+                problem = "the embedded MQTT broker (mosquitto) \(exit)"
+            }
+            onProblem(problem)
             logger.error(
-                "mosquitto \(exit); restarting in \(delay) s",
+                "\(problem); restarting in \(delay) s",
                 metadata: ["pid": "\(child.pid)", "config": "\(configuration.configPath)"])
             try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
             delay = min(delay * 2, 30)
@@ -206,9 +237,84 @@ public struct EmbeddedBroker: Sendable {
         return "root"
     }
 
-    func monotonicSeconds() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    func monotonicSeconds() -> Double { SystemClock().monotonicSeconds() }
+}
+
+/// mosquitto's stderr, read on its own thread into the hub's log, tagged as mosquitto's, with
+/// its own level; the last error line is kept to say why the broker stopped.
+final class BrokerLog: Sendable {
+    let writeEnd: Int32
+    private let readEnd: Int32
+    private let logger: Logger
+    private let lastErrorLine = Mutex<String?>(nil)
+    private let finished = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    init(logger: Logger) throws {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else {
+            throw ProcessError(message: "cannot create a pipe: \(String(cString: strerror(errno)))", errorNumber: errno)
+        }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        readEnd = fds[0]
+        writeEnd = fds[1]
+        var logger = logger
+        logger[metadataKey: "source"] = "mosquitto"
+        self.logger = logger
+    }
+
+    func close() {
+        Glibc.close(readEnd)
+        Glibc.close(writeEnd)
+    }
+
+    func startReading() {
+        Glibc.close(writeEnd)  // the child holds its copy
+        DispatchQueue(label: "homehub.broker.stderr").async { [self] in
+            var framer = LineFramer(maxLineBytes: 16 * 1024)
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = read(readEnd, &buffer, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                framer.feed(buffer[0..<count]) { event in
+                    if case .line(let bytes) = event { self.log(String(decoding: bytes, as: UTF8.self)) }
+                }
+            }
+            Glibc.close(readEnd)
+            let waiters = finished.withLock { state in
+                state.done = true
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    /// One line: `1700000000: Warning: text` → a warning "text" (mosquitto's clock is dropped).
+    func log(_ line: String) {
+        var text = Substring(line)
+        if let colon = text.firstIndex(of: ":"), text[..<colon].allSatisfy(\.isNumber) {
+            text = text[text.index(after: colon)...].drop { $0 == " " }
+        }
+        if text.hasPrefix("Error: ") {
+            lastErrorLine.withLock { $0 = String(text.dropFirst(7)) }
+            logger.error("\(text.dropFirst(7))")
+        } else if text.hasPrefix("Warning: ") {
+            logger.warning("\(text.dropFirst(9))")
+        } else {
+            logger.info("\(text)")
+        }
+    }
+
+    /// The last error line, once mosquitto's stderr has closed (it has exited).
+    func lastError() async -> String? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = finished.withLock { state in
+                if !state.done { state.waiters.append(continuation) }
+                return state.done
+            }
+            if done { continuation.resume() }
+        }
+        return lastErrorLine.withLock { $0 }
     }
 }

@@ -1,5 +1,6 @@
 internal import CMosquitto
 import Dispatch
+public import HubProcess
 import Synchronization
 
 #if canImport(Glibc)
@@ -16,7 +17,9 @@ import Synchronization
 /// renewed on each (re)connect.
 public final class MQTTClient: Sendable {
     public let options: MQTTClientOptions
-    public let messages: AsyncStream<MQTTMessage>
+    /// Received messages. Bounded by ``MQTTClientOptions/inboxCapacity``: when it is full,
+    /// libmosquitto's thread waits, stops reading the socket, and the broker holds the rest.
+    public let messages: ThreadInbox<MQTTMessage>
     public let connectionChanges: AsyncStream<Bool>
 
     private struct State {
@@ -25,13 +28,18 @@ public final class MQTTClient: Sendable {
         var subscriptions: [String: Int32] = [:]
         var pendingConnect: CheckedContinuation<Void, any Error>?
         var pendingAcknowledgements: [Int32: CheckedContinuation<Void, any Error>] = [:]
+        /// QoS 1 publishes the broker has not acknowledged yet (their message ids).
+        var unacknowledged: Set<Int32> = []
+        /// Publishers waiting for room under ``MQTTClientOptions/maxUnacknowledged``.
+        var roomWaiters: [CheckedContinuation<Void, Never>] = []
+        /// QoS 1 messages not queued because the broker was away and the window was full.
+        var dropped = 0
     }
 
     // The handle is created in init and destroyed in close(); libmosquitto functions used on it
     // are thread-safe once the threaded loop runs (documented for publish/subscribe/disconnect).
     private nonisolated(unsafe) let handle: OpaquePointer
     private let state = Mutex(State())
-    private let messageContinuation: AsyncStream<MQTTMessage>.Continuation
     private let connectionContinuation: AsyncStream<Bool>.Continuation
 
     private static let libraryInitialised: Bool = {
@@ -42,7 +50,7 @@ public final class MQTTClient: Sendable {
     public init(options: MQTTClientOptions) throws(MQTTError) {
         _ = Self.libraryInitialised
         self.options = options
-        (messages, messageContinuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        messages = ThreadInbox(capacity: options.inboxCapacity)
         (connectionChanges, connectionContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(16))
         guard let handle = mosquitto_new(options.clientID, options.cleanSession, nil) else {
             throw MQTTError(code: .init(rawValue: 1), message: "cannot create an MQTT client (out of memory?)")
@@ -137,23 +145,89 @@ public final class MQTTClient: Sendable {
         try await acknowledged("subscribe to \(filter)") { mid in mosquitto_subscribe(handle, mid, filter, Int32(qos)) }
     }
 
-    /// Publishes without waiting; QoS 1 messages are retried by libmosquitto until acknowledged.
-    /// While the broker is away a QoS 1 message stays in libmosquitto's queue and goes out after
-    /// the reconnect (test_faults.py shows it), so "not connected" is no failure for QoS 1.
-    public func publish(_ topic: String, payload: [UInt8], qos: Int = 1, retain: Bool = false) throws(MQTTError) {
-        let status = payload.withUnsafeBytes {
-            mosquitto_publish(handle, nil, topic, Int32($0.count), $0.baseAddress, Int32(qos), retain)
-        }
-        if qos > 0 && status == MOSQ_ERR_NO_CONN.rawValue { return }
-        try check(status, "publish to \(topic)")
+    /// What became of a publish.
+    public enum Published: Sendable, Equatable {
+        /// Handed to libmosquitto (QoS 1: it resends until the broker acknowledges).
+        case queued
+        /// Not queued: the broker is away and ``MQTTClientOptions/maxUnacknowledged`` messages
+        /// already wait for it. Counted in ``takeDroppedCount()``.
+        case dropped
     }
 
-    /// Publishes and waits for the broker's PUBACK (QoS 1) or the send (QoS 0).
-    public func publishAndWait(_ topic: String, payload: [UInt8], qos: Int = 1, retain: Bool = false) async throws {
-        try await acknowledged("publish to \(topic)") { mid in
-            payload.withUnsafeBytes {
-                mosquitto_publish(handle, mid, topic, Int32($0.count), $0.baseAddress, Int32(qos), retain)
+    /// Publishes; QoS 1 messages are retried by libmosquitto until acknowledged.
+    ///
+    /// Bound and overflow rule: at most ``MQTTClientOptions/maxUnacknowledged`` QoS 1 messages
+    /// wait for the broker's acknowledgement. While connected, a publisher beyond that waits
+    /// (backpressure; libmosquitto's bookkeeping is linear in what waits, so an unbounded window
+    /// also slows every acknowledgement down until the client cannot keep up). While the broker
+    /// is away the message is dropped instead and counted (``takeDroppedCount()``): the hub's
+    /// state is in its store and its deltas are resent on reconnect.
+    ///
+    /// Waiting needs acknowledgements to keep arriving, so a client that waits here must not be
+    /// one whose network thread can block on a full ``messages`` inbox: the hub publishes on a
+    /// connection of its own.
+    @discardableResult
+    public func publish(_ topic: String, payload: [UInt8], qos: Int = 1, retain: Bool = false) async throws(MQTTError)
+        -> Published
+    {
+        while true {
+            let attempt: (status: Int32, published: Published?) = state.withLock { state in
+                if qos > 0 && state.unacknowledged.count >= options.maxUnacknowledged {
+                    guard state.connected && !state.closed else {
+                        state.dropped += 1
+                        return (MOSQ_ERR_SUCCESS.rawValue, .dropped)
+                    }
+                    return (MOSQ_ERR_SUCCESS.rawValue, nil)
+                }
+                // Under the lock, so that the acknowledgement cannot be seen before the id is stored.
+                var mid: Int32 = 0
+                let status = payload.withUnsafeBytes {
+                    mosquitto_publish(handle, &mid, topic, Int32($0.count), $0.baseAddress, Int32(qos), retain)
+                }
+                if qos > 0 && (status == MOSQ_ERR_SUCCESS.rawValue || status == MOSQ_ERR_NO_CONN.rawValue) {
+                    state.unacknowledged.insert(mid)
+                }
+                return (status, .queued)
             }
+            if let published = attempt.published {
+                // A QoS 1 message while the broker is away stays in libmosquitto's queue and goes
+                // out after the reconnect (test_faults.py shows it): no failure.
+                if qos > 0 && attempt.status == MOSQ_ERR_NO_CONN.rawValue { return published }
+                try check(attempt.status, "publish to \(topic)")
+                return published
+            }
+            await waitForRoom()
+        }
+    }
+
+    private func waitForRoom() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state in
+                let room = state.unacknowledged.count < options.maxUnacknowledged || !state.connected || state.closed
+                if !room { state.roomWaiters.append(continuation) }
+                return room
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    /// Wakes every waiting publisher, to look again (room, disconnection, close).
+    private func wakePublishers() {
+        let waiters = state.withLock { state in
+            defer { state.roomWaiters = [] }
+            return state.roomWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// QoS 1 messages waiting for the broker's acknowledgement.
+    public var unacknowledgedCount: Int { state.withLock { $0.unacknowledged.count } }
+
+    /// How many messages were dropped while the broker was away since the last call.
+    public func takeDroppedCount() -> Int {
+        state.withLock { state in
+            defer { state.dropped = 0 }
+            return state.dropped
         }
     }
 
@@ -189,6 +263,9 @@ public final class MQTTClient: Sendable {
             )
         }
         guard !wasClosed else { return }
+        wakePublishers()
+        // First, so that a network thread waiting on a full inbox returns and the loop can stop.
+        messages.finish()
         connectionContinuation.finish()
         mosquitto_disconnect(handle)
         mosquitto_loop_stop(handle, false)
@@ -196,7 +273,6 @@ public final class MQTTClient: Sendable {
         for continuation in pending {
             continuation.resume(throwing: MQTTError(code: .closed, message: "the MQTT client was closed"))
         }
-        messageContinuation.finish()
         connectionContinuation.finish()
     }
 
@@ -223,6 +299,9 @@ public final class MQTTClient: Sendable {
         }
         let (subscriptions, pending) = state.withLock { state in
             state.connected = true
+            // libmosquitto resends what was in flight; its acknowledgements may or may not come
+            // under the old ids, so the window starts afresh rather than stay full for ever.
+            state.unacknowledged = []
             defer { state.pendingConnect = nil }
             return (state.subscriptions, state.pendingConnect)
         }
@@ -237,6 +316,7 @@ public final class MQTTClient: Sendable {
             return (state.connected, state.closed)
         }
         if wasConnected && !closing { connectionContinuation.yield(false) }
+        wakePublishers()
         // TLS and authentication failures surface here, not in the connect callback.
         failConnect(
             MQTTError(
@@ -247,12 +327,19 @@ public final class MQTTClient: Sendable {
     }
 
     fileprivate func received(_ message: MQTTMessage) {
-        messageContinuation.yield(message)
+        messages.put(message)
     }
 
     fileprivate func acknowledged(mid: Int32) {
-        let continuation = state.withLock { $0.pendingAcknowledgements.removeValue(forKey: mid) }
+        let (continuation, waiter) = state.withLock { state in
+            var waiter: CheckedContinuation<Void, Never>?
+            if state.unacknowledged.remove(mid) != nil, !state.roomWaiters.isEmpty {
+                waiter = state.roomWaiters.removeFirst()
+            }
+            return (state.pendingAcknowledgements.removeValue(forKey: mid), waiter)
+        }
         continuation?.resume()
+        waiter?.resume()
     }
 }
 

@@ -47,6 +47,10 @@ public struct MQTTClientOptions: Sendable {
     public var reconnectDelaySeconds: Int = 1
     public var maxReconnectDelaySeconds: Int = 30
     public var cleanSession: Bool = true
+    /// Received messages that may wait for the consumer; beyond it, libmosquitto's thread waits.
+    public var inboxCapacity: Int = 1024
+    /// QoS 1 publishes that may wait for the broker's acknowledgement (see ``MQTTClient/publish``).
+    public var maxUnacknowledged: Int = 1000
 
     public init(endpoint: Endpoint, clientID: String) {
         self.endpoint = endpoint

@@ -1,5 +1,6 @@
 import Dispatch
 import HubCore
+import HubProcess
 import Synchronization
 
 #if canImport(Glibc)
@@ -11,25 +12,6 @@ public enum PluginRunner {
     /// The entry point of a plugin executable: stdin and stdout are the hub.
     public static func main<Plugin: DevicePlugin>(_ type: Plugin.Type) async {
         signal(SIGPIPE, SIG_IGN)
-        let (lines, continuation) = AsyncStream.makeStream(of: [UInt8].self)
-        DispatchQueue(label: "homehub.pluginkit.stdin").async {
-            var pending: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let count = read(0, &buffer, buffer.count)
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { break }
-                for byte in buffer[0..<count] {
-                    if byte == 0x0A {
-                        continuation.yield(pending)
-                        pending.removeAll(keepingCapacity: true)
-                    } else {
-                        pending.append(byte)
-                    }
-                }
-            }
-            continuation.finish()
-        }
         let lock = Mutex(())
         let directory = getenv("HOMEHUB_PLUGIN_STATE_DIR").map { String(cString: $0) }
         let host = PluginHost(stateDirectory: directory) { bytes in
@@ -44,15 +26,52 @@ public enum PluginRunner {
                 }
             }
         }
-        await run(Plugin(host: host), host: host, lines: lines)
+        // stdin is read on its own thread. A ping is answered there and then, so that a plugin
+        // busy with a slow start or a device that takes seconds still shows it is alive; all
+        // else goes, in order and bounded (the reader waits when 1024 lines wait), to the loop.
+        let inbox = ThreadInbox<[UInt8]>(capacity: 1024)
+        DispatchQueue(label: "homehub.pluginkit.stdin").async {
+            var framer = LineFramer(maxLineBytes: maxLineBytes)
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            reading: while true {
+                let count = read(0, &buffer, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                var open = true
+                framer.feed(buffer[0..<count]) { event in
+                    guard open, case .line(let line) = event else { return }  // an over-long line is dropped
+                    if let id = pingID(line) {
+                        host.send(["id": id, "result": "pong"])
+                    } else {
+                        open = inbox.put(line)
+                    }
+                }
+                if !open { break reading }
+            }
+            inbox.finish()
+        }
+        await run(Plugin(host: host), host: host, lines: inbox)
         // The hub is gone (end of input) or said shutdown: stop now, whatever still runs.
         exit(0)
     }
 
+    /// The longest line the kit reads from the hub (the hub's own limit on a plugin's lines).
+    public static let maxLineBytes = 1 << 20
+
+    /// The id of a `ping` request, or nil for any other line.
+    static func pingID(_ line: [UInt8]) -> JSONValue? {
+        // Cheap test first: most lines are not pings.
+        guard line.count < 128, let message = try? JSONParser().parse(line), message["method"] == "ping" else {
+            return nil
+        }
+        return message["id"]
+    }
+
     /// Dispatches `lines` to `plugin` until the input ends or the hub says `shutdown`.
     /// Tests drive a plugin in-process with this and a fake host.
-    public static func run<Plugin: DevicePlugin>(_ plugin: Plugin, host: PluginHost, lines: AsyncStream<[UInt8]>) async
-    {
+    public static func run<Plugin: DevicePlugin, Lines: AsyncSequence<[UInt8], Never>>(
+        _ plugin: Plugin, host: PluginHost, lines: Lines
+    ) async {
         await withDiscardingTaskGroup { group in
             for await line in lines where !line.isEmpty {
                 guard let message = try? JSONParser().parse(line), let method = message["method"]?.stringValue else {

@@ -1,4 +1,5 @@
 import Dispatch
+import HubCore
 import HubProcess
 import Synchronization
 
@@ -7,16 +8,25 @@ import Synchronization
 #endif
 
 /// A plugin's child process and its three pipes. Lines from stdout arrive on ``lines``; stderr
-/// lines go to `onStderr`. Reading happens on dispatch threads (blocking `read`), writing with
-/// `write(2)` under a lock: nothing blocks the cooperative pool for long.
+/// lines go to `onStderr`. Reading and writing happen on the process's own dispatch threads
+/// (blocking `read` and `write`): nothing here blocks the cooperative pool.
+///
+/// Bounds: ``lines`` holds at most 256 lines — beyond, the reader thread waits and the plugin's
+/// pipe fills, so a plugin cannot outrun the hub; and at most ``maxQueuedInputBytes`` of the
+/// hub's messages wait to be written — beyond, the plugin is not reading and ``send(_:)``
+/// says so (the supervisor then treats it as hung).
 final class PluginProcess: Sendable {
-    /// A line of stdout, or a line over the limit (the plugin is broken). The stream finishes
+    /// A line of stdout, or a line over the limit (the plugin is broken). The sequence ends
     /// when stdout closes (the process is ending).
     typealias Event = LineFramer.Event
 
+    static let maxQueuedInputBytes = 1 << 20
+
     let child: ChildProcess
-    let lines: AsyncStream<Event>
-    private let input: Mutex<Int32>
+    let lines: ThreadInbox<Event>
+    /// Our end of the plugin's stdin (-1 once closed) and the bytes queued for it.
+    private let input: Mutex<(fd: Int32, queued: Int)>
+    private let writer: DispatchQueue
 
     init(
         executable: String, arguments: [String], environment: [String], maxLineBytes: Int,
@@ -41,16 +51,15 @@ final class PluginProcess: Sendable {
         close(stdinPipe[0])
         close(stdoutPipe[1])
         close(stderrPipe[1])
-        // Writes happen on actor threads: a plugin that stops reading must not block them.
-        _ = fcntl(stdinPipe[1], F_SETFL, fcntl(stdinPipe[1], F_GETFL) | O_NONBLOCK)
-        input = Mutex(stdinPipe[1])
-        let (stream, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .unbounded)
-        lines = stream
+        input = Mutex((stdinPipe[1], 0))
+        writer = DispatchQueue(label: "homehub.plugin.stdin.\(child.pid)")
+        let inbox = ThreadInbox<Event>(capacity: 256)
+        lines = inbox
         let stdoutFD = stdoutPipe[0]
         let stderrFD = stderrPipe[0]
         DispatchQueue(label: "homehub.plugin.stdout.\(child.pid)").async {
-            Self.readLines(stdoutFD, maxLineBytes: maxLineBytes) { event in continuation.yield(event) }
-            continuation.finish()
+            Self.readLines(stdoutFD, maxLineBytes: maxLineBytes) { event in inbox.put(event) }
+            inbox.finish()
             close(stdoutFD)
         }
         DispatchQueue(label: "homehub.plugin.stderr.\(child.pid)").async {
@@ -61,36 +70,51 @@ final class PluginProcess: Sendable {
         }
     }
 
-    /// Writes one line; false when the plugin no longer reads (pipe closed, or full: a plugin
-    /// that leaves 64 KiB of our messages unread is treated as hung).
+    /// Queues one line for the plugin's stdin and returns at once; false when the plugin's
+    /// input is closed or it has left ``maxQueuedInputBytes`` unread (it is not reading).
     func send(_ line: [UInt8]) -> Bool {
-        input.withLock { fd in
-            guard fd >= 0 else { return false }
-            var bytes = line
-            bytes.append(0x0A)
-            var offset = 0
-            while offset < bytes.count {
-                let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    if errno == EAGAIN && offset > 0 {
-                        // Half a line is out: finish it, or the stream is corrupt. Wait briefly.
-                        var pollfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                        if poll(&pollfd, 1, 1000) > 0 { continue }
-                    }
-                    return false
-                }
-                offset += written
-            }
+        let bytes = line + [0x0A]
+        let count = bytes.count
+        let accepted = input.withLock { state in
+            guard state.fd >= 0, state.queued + count <= Self.maxQueuedInputBytes else { return false }
+            state.queued += count
             return true
         }
+        guard accepted else { return false }
+        writer.async { [self] in
+            let fd = input.withLock { $0.fd }
+            if fd >= 0 && !Self.writeAll(fd, bytes) {
+                closeInput()  // the plugin closed its end: nothing more reaches it
+            }
+            input.withLock { $0.queued -= count }
+        }
+        return true
     }
 
-    /// Closes stdin (the plugin sees end of input).
+    /// A blocking write of every byte (on the writer thread); false when the pipe is closed.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            offset += written
+        }
+        return true
+    }
+
+    /// Closes stdin once what is queued has been written (the plugin sees end of input).
+    func closeInputAfterQueued() {
+        writer.async { [self] in closeInput() }
+    }
+
+    /// Closes stdin now.
     func closeInput() {
-        input.withLock { fd in
-            if fd >= 0 { close(fd) }
-            fd = -1
+        input.withLock { state in
+            if state.fd >= 0 { close(state.fd) }
+            state.fd = -1
         }
     }
 

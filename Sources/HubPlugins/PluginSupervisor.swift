@@ -24,8 +24,10 @@ public protocol PluginHostDelegate: Sendable {
 /// Limits and timings of the plugin host; the defaults suit a home hub.
 public struct PluginHostOptions: Sendable {
     public var maxLineBytes = 1 << 20
-    /// Messages per second a plugin may send (bursts up to twice that); more is a flood.
+    /// Messages per second a plugin may send, sustained (bursts up to twice that); more is a flood.
     public var maxMessagesPerSecond = 500.0
+    /// Where the host reads monotonic time (rates, crash windows).
+    public var clock: any HubClock = SystemClock()
     public var pingInterval: Duration = .seconds(10)
     public var replyDeadline: Duration = .seconds(5)
     public var initialBackoff = 0.5
@@ -73,7 +75,8 @@ public actor PluginSupervisor {
         var logger = logger
         logger[metadataKey: "plugin.id"] = "\(plugin.manifest.id)"
         self.logger = logger
-        self.limiter = RateLimiter(requestsPerSecond: options.maxMessagesPerSecond * 2)
+        self.limiter = RateLimiter(
+            requestsPerSecond: options.maxMessagesPerSecond, burst: options.maxMessagesPerSecond * 2)
     }
 
     public struct Failure: Error, CustomStringConvertible {
@@ -202,7 +205,7 @@ public actor PluginSupervisor {
         let id = nextRequestID()
         _ = process.send(
             JSONValue.object(["jsonrpc": "2.0", "id": .integer(Int64(id)), "method": "shutdown"]).compactBytes)
-        process.closeInput()
+        process.closeInputAfterQueued()
         _ = await process.child.terminate(graceSeconds: 2)
     }
 
@@ -211,7 +214,7 @@ public actor PluginSupervisor {
         _ = try await request(
             "initialize",
             [
-                "hubVersion": "0.1.0", "apiVersion": .integer(Int64(PluginManifest.hubAPIVersion)),
+                "hubVersion": .string(HubVersion.current), "apiVersion": .integer(Int64(PluginManifest.hubAPIVersion)),
                 "devices": .array(devices),
             ])
         logger.info("plugin initialized", metadata: ["devices": "\(devices.count)"])
@@ -285,7 +288,7 @@ public actor PluginSupervisor {
                 if bytes.isEmpty { continue }
                 guard limiter.allow("messages", at: monotonicNanoseconds()) else {
                     return
-                        "the plugin sent more than \(Int(options.maxMessagesPerSecond)) messages per second (flooding)"
+                        "the plugin sent more than \(Int(options.maxMessagesPerSecond)) messages per second, beyond a burst of \(Int(options.maxMessagesPerSecond * 2)) (flooding)"
                 }
                 let message: PluginMessage
                 do {
@@ -397,13 +400,8 @@ public actor PluginSupervisor {
         ]
     }
 
-    func monotonicSeconds() -> Double { Double(monotonicNanoseconds()) / 1e9 }
-
-    func monotonicNanoseconds() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-    }
+    func monotonicSeconds() -> Double { options.clock.monotonicSeconds() }
+    func monotonicNanoseconds() -> UInt64 { options.clock.monotonicNanoseconds() }
 }
 
 extension String {

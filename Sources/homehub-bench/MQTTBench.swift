@@ -48,7 +48,8 @@ struct MQTTBench {
         try await echo.subscribe("bench/req/#")
         let echoTask = Task {
             for await message in echo.messages {
-                try? echo.publish("bench/resp/" + message.topic.dropFirst("bench/req/".count), payload: message.payload)
+                _ = try? await echo.publish(
+                    "bench/resp/" + message.topic.dropFirst("bench/req/".count), payload: message.payload)
             }
         }
         defer {
@@ -142,14 +143,14 @@ struct MQTTBench {
         try await client.subscribe(echo ? "bench/resp/#" : "$aws/things/+/shadow/update/accepted")
         let tag = "\(things)\(echo ? "e" : "h")"
 
-        func send(_ sequence: Int) throws {
+        func send(_ sequence: Int) async throws {
             let thing = "bench-\(sequence % things)"
             let token = "\(tag)-\(sequence)"
             if echo {
-                try client.publish("bench/req/\(thing)", payload: Array(token.utf8))
+                try await client.publish("bench/req/\(thing)", payload: Array(token.utf8))
             } else {
                 let payload = #"{"state":{"reported":{"value":\#(sequence),"mode":"heat"}},"clientToken":"\#(token)"}"#
-                try client.publish("$aws/things/\(thing)/shadow/update", payload: Array(payload.utf8))
+                try await client.publish("$aws/things/\(thing)/shadow/update", payload: Array(payload.utf8))
             }
         }
 
@@ -160,7 +161,7 @@ struct MQTTBench {
         var sent = 0
         while sent < min(window, total) {
             started[sent] = DispatchTime.now().uptimeNanoseconds
-            try send(sent)
+            try await send(sent)
             sent += 1
         }
         for await message in client.messages {
@@ -177,7 +178,7 @@ struct MQTTBench {
             if latencies.count == total { break }
             if sent < total {
                 started[sent] = DispatchTime.now().uptimeNanoseconds
-                try send(sent)
+                try await send(sent)
                 sent += 1
             }
         }
@@ -296,7 +297,7 @@ struct MQTTBench {
             for await message in device.messages {
                 for entry in (try? JSONParser().parse(message.payload))?["state"]?["command"]?.arrayValue ?? [] {
                     guard let id = entry["commandId"]?.stringValue, answered.insert(id).inserted else { continue }
-                    try? device.publish(
+                    _ = try? await device.publish(
                         "cmd/bench-gate/response", payload: Array(#"{"commandId":"\#(id)","status":"SUCCEEDED"}"#.utf8))
                 }
             }

@@ -17,7 +17,11 @@ struct StatusCommand: AsyncParsableCommand {
         print(
             "homehubd \(Output.text(status["version"]))  up \(Output.text(status["uptimeSeconds"])) s  ready: \(Output.text(status["ready"]))"
         )
-        print("broker:   \(broker) since \(Output.time(status["broker"]?["since"]))")
+        if let problem = status["broker"]?["problem"]?.stringValue {
+            print("broker:   \(broker): \(problem)")
+        } else {
+            print("broker:   \(broker) since \(Output.time(status["broker"]?["since"]))")
+        }
         print("things:   \(Output.text(status["counts"]?["things"]))")
         print("shadows:  \(Output.text(status["counts"]?["shadows"]))")
         print("commands: \(Output.text(status["counts"]?["commands"]))")

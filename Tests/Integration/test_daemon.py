@@ -1,11 +1,12 @@
 """homehubd as a process: configuration, embedded broker, broker restarts, SIGTERM, SIGKILL."""
 import json
 import signal
+import socket
 import subprocess
 
 import pytest
 
-from conftest import HOMEHUBD, Device, Hub, external_config, free_port, http_request, wait_for
+from conftest import HOMEHUBD, Device, Hub, external_config, free_port, http_request, hubctl, wait_for
 
 
 def test_check_config_names_the_key_and_the_expected_type(tmp_path):
@@ -46,6 +47,35 @@ def test_embedded_broker_serves_devices_and_is_restarted_when_it_dies(tmp_path):
     finally:
         hub.stop()
     assert hub.process.returncode == 0, hub.log_text()
+
+
+def test_a_busy_broker_port_is_one_error_naming_the_port_and_the_key(tmp_path):
+    port = free_port()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        config = (f'[hub]\ndata_dir = "{tmp_path}/data"\nsocket = "{tmp_path}/hubctl.sock"\n'
+                  f'[mqtt]\nmode = "embedded"\nport = {port}\n[plugins]\ndirs = []\n')
+        (tmp_path / "hub.toml").write_text(config)
+        log = open(tmp_path / "homehubd.log", "wb")
+        process = subprocess.Popen([str(HOMEHUBD), "--config", str(tmp_path / "hub.toml")], stdout=log, stderr=log)
+        try:
+            def health_problem():
+                try:
+                    status, _, body = http_request(tmp_path / "hubctl.sock", "GET", "/v1/health")
+                except OSError:
+                    return None
+                return status == 503 and body["broker"]["problem"]
+            problem = wait_for(health_problem, what="/v1/health to say why the broker is down")
+            assert f"127.0.0.1:{port}" in problem and "mqtt.port" in problem, problem
+            status = hubctl(type("H", (), {"socket": tmp_path / "hubctl.sock"}), "status")
+            assert "mqtt.port" in status.stdout, status.stdout
+            text = (tmp_path / "homehubd.log").read_text(errors="replace")
+            assert "the port is in use" in text and "mqtt.port" in text
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+            log.close()
 
 
 def test_broker_killed_and_restarted_hub_reconnects_and_loses_nothing(tmp_path, broker, hub):

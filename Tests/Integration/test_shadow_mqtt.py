@@ -107,5 +107,22 @@ def test_requests_over_the_per_thing_rate_get_429(hub, broker):
         codes = {answer["code"] for answer in answers}
         assert 429 in codes and 404 in codes
         assert any(a["message"] == "TOO_MANY_REQUESTS" for a in answers if a["code"] == 429)
+        # Every rejection, the rate limit's included, carries its request's clientToken: a client
+        # that correlates by token (the AWS IoT Device SDK does) learns each request's fate.
+        assert sorted(int(answer["clientToken"]) for answer in answers) == list(range(40))
+    finally:
+        device.close()
+
+
+def test_a_get_whose_payload_is_only_whitespace_is_invalid_json(hub, broker):
+    device = Device(broker.port, "spaces")
+    try:
+        device.publish("$aws/things/spaces/shadow/update", {"state": {"reported": {"on": True}}})
+        device.expect("update/accepted")
+        device.publish("$aws/things/spaces/shadow/get", b"  \n")
+        answer = device.expect("get/rejected")
+        assert (answer["code"], answer["message"]) == (400, "Invalid JSON")
+        device.publish("$aws/things/spaces/shadow/get", b"")
+        assert device.expect("get/accepted")["state"]["reported"] == {"on": True}
     finally:
         device.close()

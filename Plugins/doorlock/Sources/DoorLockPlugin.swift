@@ -30,8 +30,11 @@ actor DoorLockPlugin: DevicePlugin {
         await PluginRunner.main(DoorLockPlugin.self)
     }
 
+    /// Every lock's bolt is read back at once: start-up takes one read-back, not one per lock.
     func start(devices: [Device]) async {
-        for device in devices { await deviceAdded(device) }
+        await withDiscardingTaskGroup { group in
+            for device in devices { group.addTask { await self.deviceAdded(device) } }
+        }
     }
 
     func deviceAdded(_ device: Device) async {
@@ -53,16 +56,20 @@ actor DoorLockPlugin: DevicePlugin {
         writeBolt(device.thing, bolt)
         locks[device.thing]?.state = bolt
         host.report(thing: device.thing, shadow: "lock", Self.reported(bolt))
-        if let wanted = device.shadows["lock"]?.delta["lock"]?.stringValue {
-            _ = await move(device.thing, to: wanted, commandID: nil, heartbeat: 1)
-        }
+        if let wanted = device.shadows["lock"]?.delta["lock"]?.stringValue { startMoving(device.thing, to: wanted) }
     }
 
     func deviceRemoved(thing: String) async { locks[thing] = nil }
 
     func delta(_ delta: Delta) async {
         guard let wanted = delta.delta["lock"]?.stringValue else { return }
-        _ = await move(delta.thing, to: wanted, commandID: nil, heartbeat: 1)
+        startMoving(delta.thing, to: wanted)
+    }
+
+    /// A desired change moves the bolt beside the message loop: the next message need not wait
+    /// the seconds a bolt takes. What the lock then reports says how it went.
+    func startMoving(_ thing: String, to target: String) {
+        Task { _ = await self.move(thing, to: target, commandID: nil, heartbeat: 1) }
     }
 
     /// A lock whose bolt is not known, jammed, or already moving cannot take a command.

@@ -11,3 +11,8 @@ public protocol HubClock: Sendable {
 extension HubClock {
     public func epochMilliseconds() -> Int64 { epochSeconds() * 1000 }
 }
+
+extension HubClock {
+    /// The monotonic reading in seconds.
+    public func monotonicSeconds() -> Double { Double(monotonicNanoseconds()) / 1e9 }
+}

@@ -4,7 +4,7 @@ public import HubCore
     import Glibc
 #endif
 
-/// The machine's clocks: CLOCK_REALTIME for timestamps, CLOCK_MONOTONIC for rates.
+/// The machine's clocks, the only place the hub reads them: CLOCK_REALTIME for timestamps, CLOCK_MONOTONIC for rates.
 ///
 /// `offsetSeconds` shifts the wall clock (from `HOMEHUB_CLOCK_OFFSET_SECONDS`): a way to see
 /// what a schedule does at another time without changing the machine's clock (tests use it).
