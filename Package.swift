@@ -150,6 +150,10 @@ let package = Package(
         .testTarget(
             name: "HubPluginsTests", dependencies: ["HubCore", "HubPlugins"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "HubFuzzTests", dependencies: ["HubFuzz"], swiftSettings: strict),
+        .testTarget(
+            name: "HubDaemonTests",
+            dependencies: ["HubDaemon", "HubCore", "HubStore", "HubPlugins", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         .testTarget(name: "HubPluginKitTests", dependencies: ["HubCore", "HubPluginKit"], swiftSettings: strict),
     ]
 )

@@ -12,12 +12,6 @@ public actor PluginManager {
     let supervisors: [String: PluginSupervisor]
     let logger: Logger
 
-    public init(directories: [String], options: PluginHostOptions, delegate: any PluginHostDelegate, logger: Logger) {
-        self.init(
-            discovered: PluginCatalog.discover(in: directories), directories: directories, options: options,
-            delegate: delegate, logger: logger)
-    }
-
     public init(
         discovered: (plugins: [DiscoveredPlugin], problems: [PluginProblem]), directories: [String],
         options: PluginHostOptions, delegate: any PluginHostDelegate, logger: Logger
@@ -43,13 +37,6 @@ public actor PluginManager {
                     "plugin.id": "\(plugin.manifest.id)", "plugin.types": "\(plugin.manifest.deviceTypes.map(\.name))",
                 ])
         }
-    }
-
-    /// Every device type the loaded plugins provide, by name.
-    public nonisolated var deviceTypes: [String: DeviceType] {
-        var types: [String: DeviceType] = [:]
-        for plugin in plugins { for type in plugin.manifest.deviceTypes { types[type.name] = type } }
-        return types
     }
 
     /// The plugin that provides `type`.

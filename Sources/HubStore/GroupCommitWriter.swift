@@ -20,11 +20,15 @@ final class GroupCommitWriter: Sendable {
     private let queue: DispatchQueue
     private let pending = Mutex<[Job]>([])
     let maxBatchSize: Int
+    let beforeCommit: (@Sendable () throws -> Void)?
 
-    init(database: SQLiteDatabase, label: String, maxBatchSize: Int) {
+    init(
+        database: SQLiteDatabase, label: String, maxBatchSize: Int, beforeCommit: (@Sendable () throws -> Void)? = nil
+    ) {
         self.database = database
         self.queue = DispatchQueue(label: label)
         self.maxBatchSize = max(1, maxBatchSize)
+        self.beforeCommit = beforeCommit
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
@@ -83,6 +87,7 @@ final class GroupCommitWriter: Sendable {
             let deliveries = batch.map { $0.run(database) }
             var commitError: (any Error)?
             do {
+                try beforeCommit?()
                 try database.execute("COMMIT")
             } catch {
                 commitError = error

@@ -8,7 +8,14 @@ public final class HubStore: Sendable {
     public struct Options: Sendable {
         /// Most writes committed in one transaction; 1 turns group commit off.
         public var maxBatchSize: Int = 256
-        public init(maxBatchSize: Int = 256) { self.maxBatchSize = maxBatchSize }
+        /// Runs on the writer's queue before each COMMIT; a throw fails the batch as a failed
+        /// commit would. For tests: a gate that holds a write at exactly that point, or a fault.
+        public var beforeCommit: (@Sendable () throws -> Void)?
+
+        public init(maxBatchSize: Int = 256, beforeCommit: (@Sendable () throws -> Void)? = nil) {
+            self.maxBatchSize = maxBatchSize
+            self.beforeCommit = beforeCommit
+        }
     }
 
     public let path: String
@@ -31,7 +38,8 @@ public final class HubStore: Sendable {
             throw error
         }
         writer = GroupCommitWriter(
-            database: writeConnection, label: "homehub.store.writer", maxBatchSize: options.maxBatchSize)
+            database: writeConnection, label: "homehub.store.writer", maxBatchSize: options.maxBatchSize,
+            beforeCommit: options.beforeCommit)
         reader = try SQLiteDatabase(path: path)
         readQueue = DispatchQueue(label: "homehub.store.reader")
     }

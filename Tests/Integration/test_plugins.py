@@ -202,3 +202,25 @@ def test_a_misbehaving_plugin_is_restarted_and_the_hub_and_other_plugins_are_una
     finally:
         hub.stop()
     assert hub.process.returncode == 0
+
+
+def test_fifty_locks_and_fifty_heaters_start_and_no_plugin_is_killed(tmp_path, broker):
+    """The hub's default plugin timings (a reply within 5 s) and the door lock's default read-back
+    (0.5 s per bolt): reading 50 bolts one after the other would take 25 s."""
+    plugins = tmp_path / "plugins"
+    stage(plugins)
+    entries = [(f"door{index}", "doorlock", {}) for index in range(50)]
+    entries += [(f"room{index}", "heater", {"initialTemperature": 18.0}) for index in range(50)]
+    config = external_config(tmp_path, broker).replace("[plugins]\ndirs = []\n", f'[plugins]\ndirs = ["{plugins}"]\n')
+    hub = Hub(tmp_path, config + things(*entries))
+    try:
+        wait_for(lambda: all(reported(hub, f"door{index}", "lock").get("lockState") == "locked" for index in range(50)),
+                 timeout=30, what="every lock to read its bolt back")
+        wait_for(lambda: all("currentTemperature" in reported(hub, f"room{index}", "climate") for index in range(50)),
+                 timeout=30, what="every heater to report")
+        for plugin_id in ("homehub.doorlock", "homehub.heater"):
+            status = plugin_status(hub, plugin_id)
+            assert (status["state"], status["restarts"]) == ("running", 0), status
+        assert "hung" not in hub.log_text()
+    finally:
+        hub.stop()

@@ -1,0 +1,150 @@
+import Dispatch
+import Foundation
+import HubCore
+import HubPlugins
+import HubStore
+import Logging
+import Synchronization
+
+@testable import HubDaemon
+
+/// A fresh directory under the system's temporary directory, removed when the value goes away.
+final class TemporaryDirectory: Sendable {
+    let path: String
+
+    init(_ prefix: String = "homehub-daemon-test") {
+        let template = NSTemporaryDirectory() + "/\(prefix)-XXXXXX"
+        var bytes = Array(template.utf8CString)
+        path = bytes.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// A clock the test sets: wall time in milliseconds, monotonic time in nanoseconds.
+final class ManualClock: HubClock {
+    private let now = Mutex<(milliseconds: Int64, nanoseconds: UInt64)>((1_800_000_000_000, 1_000_000_000))
+
+    func epochSeconds() -> Int64 { now.withLock { $0.milliseconds / 1000 } }
+    func epochMilliseconds() -> Int64 { now.withLock { $0.milliseconds } }
+    func monotonicNanoseconds() -> UInt64 { now.withLock { $0.nanoseconds } }
+
+    func advance(seconds: Double) {
+        now.withLock {
+            $0.milliseconds += Int64(seconds * 1000)
+            $0.nanoseconds += UInt64(seconds * 1e9)
+        }
+    }
+}
+
+/// Records what the hub would publish on MQTT.
+final class RecordingPublisher: ShadowPublisher {
+    private let messages = Mutex<[(topic: String, document: JSONValue)]>([])
+
+    func publish(_ topic: String, _ document: JSONValue) async -> Bool {
+        messages.withLock { $0.append((topic, document)) }
+        return true
+    }
+
+    func topics() -> [String] { messages.withLock { $0.map(\.topic) } }
+}
+
+/// Holds the store's next commit at the point just before COMMIT, or makes it fail: the test
+/// decides what happens while a service is suspended at exactly that await.
+final class CommitGate: Sendable {
+    enum Mode { case pass, hold, fail }
+
+    private let mode = Mutex<Mode>(.pass)
+    private let release = DispatchSemaphore(value: 0)
+    let arrivals: AsyncStream<Void>
+    private let arrived: AsyncStream<Void>.Continuation
+
+    struct InjectedFailure: Error, CustomStringConvertible {
+        var description: String { "injected commit failure" }
+    }
+
+    init() {
+        (arrivals, arrived) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+    }
+
+    /// The next commit waits at the gate until ``open()``; later ones pass.
+    func holdNext() { mode.withLock { $0 = .hold } }
+    /// The next commit fails; later ones pass.
+    func failNext() { mode.withLock { $0 = .fail } }
+    func open() { release.signal() }
+
+    /// What the store runs on its writer queue before each COMMIT (a dispatch thread, not the
+    /// cooperative pool, so waiting here holds only the writer).
+    func beforeCommit() throws {
+        let now = mode.withLock { mode in
+            defer { mode = .pass }
+            return mode
+        }
+        switch now {
+        case .pass: return
+        case .fail: throw InjectedFailure()
+        case .hold:
+            arrived.yield()
+            release.wait()
+        }
+    }
+}
+
+/// A shadow service on a temporary SQLite file, with a fake publisher and a manual clock.
+struct ShadowHarness: Sendable {
+    let directory = TemporaryDirectory()
+    let gate = CommitGate()
+    let clock = ManualClock()
+    let publisher = RecordingPublisher()
+    let events = EventBus()
+    let store: HubStore
+    let registry: ThingRegistry
+    let shadows: ShadowService
+
+    init(types: [DeviceType] = [], things: [ThingRegistration] = [], requestsPerSecond: Double = 0) async throws {
+        let gate = self.gate
+        store = try HubStore(
+            path: directory.path + "/hub.db", options: .init(beforeCommit: { try gate.beforeCommit() }),
+            now: clock.epochSeconds())
+        for thing in things { try await store.registerThing(thing) }
+        registry = ThingRegistry(
+            things: things, deviceTypes: Dictionary(uniqueKeysWithValues: types.map { ($0.name, $0) }))
+        shadows = try await ShadowService(
+            store: store, limits: .aws, requestsPerSecondPerThing: requestsPerSecond, requireRegisteredThings: false,
+            clock: clock,
+            registry: registry,
+            fanOut: ShadowFanOut(
+                publisher: publisher, events: events, deltas: LatestValues(), manualChanges: LatestValues()),
+            logger: Logger(label: "test"))
+    }
+
+    func update(_ thing: String, _ body: JSONValue, shadow: String? = nil) async -> ShadowService.Answer {
+        await shadows.perform(
+            .init(.update, ShadowID(unchecked: thing, shadowName: shadow), payload: body.compactBytes), origin: .api)
+    }
+
+    func get(_ thing: String, shadow: String? = nil) async -> ShadowService.Answer {
+        await shadows.perform(.init(.get, ShadowID(unchecked: thing, shadowName: shadow)), origin: .api)
+    }
+}
+
+/// A plugin host delegate that does nothing: the command tests deliver over MQTT.
+struct NoPlugins: PluginHostDelegate {
+    func devices(for plugin: DiscoveredPlugin) async -> [JSONValue] { [] }
+    func report(plugin: String, thing: String, shadow: String?, reported: JSONObject) async -> String? { nil }
+    func deviceEvent(plugin: String, thing: String?, event: String, data: JSONValue) async {}
+    func commandUpdate(plugin: String, method: String, params: JSONValue) async {}
+    func pluginRestarted(plugin: String, reason: String) async {}
+}
+
+extension ShadowService.Answer {
+    var version: Int64? {
+        if case .success(let outcome) = self { return outcome.accepted["version"]?.numberValue?.exactInteger }
+        return nil
+    }
+
+    var errorCode: Int? {
+        if case .failure(let error) = self { return error.code }
+        return nil
+    }
+}
