@@ -78,12 +78,12 @@ enum FuzzHTTP {
         let settled = Settled<HTTPResponse>()
         Task { settled.set(await api.respond(to: request)) }
         let response = settled.wait()
-        precondition(
+        FuzzProperty.check(
             (200..<500).contains(response.status),
             "\(requestLine) answered \(response.status): \(describe(response))")
         if response.status >= 400, case .bytes(let body) = response.body {
             let message = (try? JSONParser().parse(body))?["message"]?.stringValue ?? ""
-            precondition(!message.isEmpty, "\(requestLine) answered \(response.status) without a message")
+            FuzzProperty.check(!message.isEmpty, "\(requestLine) answered \(response.status) without a message")
         }
     }
 

@@ -7,13 +7,14 @@ enum FuzzParsers {
     static func manifest(_ bytes: [UInt8]) {
         do {
             let manifest = try PluginManifest(json: bytes, source: "fuzz/manifest.json")
-            precondition(!manifest.id.isEmpty, "a manifest was accepted with an empty id")
+            FuzzProperty.check(!manifest.id.isEmpty, "a manifest was accepted with an empty id")
             for type in manifest.deviceTypes {
                 // Every declared type describes itself in JSON the hub can read back.
                 JSONProperties.roundTrips(PluginManager.describe(type), "device type \(type.name)")
             }
         } catch {
-            precondition(error.message.hasPrefix("fuzz/manifest.json"), "a manifest error that names no file: \(error)")
+            FuzzProperty.check(
+                error.message.hasPrefix("fuzz/manifest.json"), "a manifest error that names no file: \(error)")
         }
     }
 
@@ -32,11 +33,11 @@ enum FuzzParsers {
             framer.feed(stream[start..<end]) { event in
                 switch event {
                 case .line(let line):
-                    precondition(line.count <= 64, "a \(line.count)-byte line passed the 64-byte limit")
-                    precondition(!line.contains(0x0A), "a delivered line contains a newline")
+                    FuzzProperty.check(line.count <= 64, "a \(line.count)-byte line passed the 64-byte limit")
+                    FuzzProperty.check(!line.contains(0x0A), "a delivered line contains a newline")
                     lines.append(line)
                 case .lineTooLong(let size):
-                    precondition(size > 64, "an overflow of \(size) bytes, within the limit")
+                    FuzzProperty.check(size > 64, "an overflow of \(size) bytes, within the limit")
                     overflowed = true
                 }
             }
@@ -45,7 +46,7 @@ enum FuzzParsers {
         if !overflowed {
             // Without overflow, the lines are exactly the stream's complete lines.
             let complete = stream.split(separator: 0x0A, omittingEmptySubsequences: false).dropLast().map(Array.init)
-            precondition(lines == complete, "lines framed differently from the stream")
+            FuzzProperty.check(lines == complete, "lines framed differently from the stream")
         }
         for line in lines {
             if let message = try? PluginMessage(line: line), case .call(_, let params, _) = message {
@@ -71,10 +72,11 @@ enum FuzzParsers {
                 let firings = expression.firings(after: start, count: 3, in: zone)
                 var previous = start
                 for firing in firings {
-                    precondition(firing.instant > previous, "cron '\(expression.text)' fired at or before \(previous)")
+                    FuzzProperty.check(
+                        firing.instant > previous, "cron '\(expression.text)' fired at or before \(previous)")
                     previous = firing.instant
                     if zone.name == "UTC" {
-                        precondition(
+                        FuzzProperty.check(
                             expression.matches(date: firing.scheduled), "cron '\(expression.text)' fired off-pattern")
                     }
                 }
@@ -88,8 +90,9 @@ enum FuzzParsers {
             for start in starts {
                 var previous = start
                 for (firing, patch) in program.transitions(after: start, count: 3, in: zone) {
-                    precondition(firing.instant > previous, "program fired at or before \(previous)")
-                    precondition(Set(patch.keys).isSubset(of: program.attributes), "a transition sets unknown keys")
+                    FuzzProperty.check(firing.instant > previous, "program fired at or before \(previous)")
+                    FuzzProperty.check(
+                        Set(patch.keys).isSubset(of: program.attributes), "a transition sets unknown keys")
                     previous = firing.instant
                 }
                 _ = program.inForce(at: start, in: zone)
@@ -102,7 +105,7 @@ enum FuzzParsers {
             let table = try TOML.parse(String(decoding: bytes, as: UTF8.self))
             JSONProperties.roundTrips(TOMLValue.table(table).json, "TOML as JSON")
         } catch {
-            precondition(error.line >= 1 && error.column >= 1, "a TOML error without a position: \(error)")
+            FuzzProperty.check(error.line >= 1 && error.column >= 1, "a TOML error without a position: \(error)")
         }
     }
 }

@@ -21,7 +21,7 @@ enum FuzzShadow {
             case 0x02:
                 if let deletion = try? engine.delete(record, id: id, payload: payload, at: now) {
                     JSONProperties.roundTrips(deletion.accepted, "delete/accepted")
-                    precondition(!deletion.record.exists, "a deleted shadow still exists")
+                    FuzzProperty.check(!deletion.record.exists, "a deleted shadow still exists")
                     record = deletion.record
                 }
             default:
@@ -38,22 +38,22 @@ enum FuzzShadow {
         let topicText = String(decoding: bytes[..<newline], as: UTF8.self)
         let payload = newline < bytes.endIndex ? Array(bytes[(newline + 1)...]) : []
         guard let topic = ShadowTopic(topicText) else { return }
-        precondition(
+        FuzzProperty.check(
             ShadowTopic("\(topic.prefix)/\(topic.operation.rawValue)") == topic,
             "topic \(topicText) does not round-trip")
         let id: ShadowID
         do {
             id = try topic.shadowID(limits: engine.limits)
         } catch {
-            precondition(error.code == 400, "a bad topic name answered \(error.code)")
+            FuzzProperty.check(error.code == 400, "a bad topic name answered \(error.code)")
             return
         }
         for answer in [topic.acceptedTopic, topic.rejectedTopic, "\(id.topicPrefix)/update/delta"] {
-            precondition(
+            FuzzProperty.check(
                 !answer.contains("+") && !answer.contains("#") && !answer.contains("//") && !answer.contains("\0"),
                 "a valid shadow name makes the answer topic '\(answer)'")
         }
-        precondition(
+        FuzzProperty.check(
             id.topicPrefix == topic.prefix, "shadow \(id) answers on \(id.topicPrefix), asked on \(topic.prefix)")
         switch topic.operation {
         case .update: _ = update(nil, payload: payload, at: 1_800_000_000)
@@ -71,16 +71,16 @@ enum FuzzShadow {
             update = try engine.update(record, payload: payload, at: now)
         } catch {
             // Refused: the error must be one AWS documents, with a message that can be sent.
-            precondition((400...500).contains(error.code), "shadow error code \(error.code) outside 400–500")
+            FuzzProperty.check((400...500).contains(error.code), "shadow error code \(error.code) outside 400–500")
             JSONProperties.roundTrips(error.document, "error document")
             return record
         }
         let next = update.record
-        precondition(next.exists, "an accepted update left no shadow")
+        FuzzProperty.check(next.exists, "an accepted update left no shadow")
         // Numbering continues across a delete (spec/aws-shadow.md §10).
         let before = record?.version ?? 0
-        precondition(next.version == before + 1, "version \(before) became \(next.version), not +1")
-        precondition(
+        FuzzProperty.check(next.version == before + 1, "version \(before) became \(next.version), not +1")
+        FuzzProperty.check(
             payload.count <= engine.limits.maxDocumentBytes,
             "accepted a \(payload.count)-byte document over the \(engine.limits.maxDocumentBytes)-byte limit")
         JSONProperties.roundTrips(update.accepted, "update/accepted")
@@ -89,12 +89,12 @@ enum FuzzShadow {
         let stored = next.delta?.state
         if let delta = update.delta {
             JSONProperties.roundTrips(delta, "update/delta")
-            precondition(delta["state"]?.objectValue == stored, "published delta differs from the stored one")
+            FuzzProperty.check(delta["state"]?.objectValue == stored, "published delta differs from the stored one")
         }
         // What the store writes (the snapshot) reads back as the same record.
         let snapshot = next.snapshot
         JSONProperties.roundTrips(snapshot, "stored snapshot")
-        precondition(
+        FuzzProperty.check(
             ShadowRecord(snapshot: snapshot, exists: true) == next, "a stored shadow reads back different")
         return next
     }

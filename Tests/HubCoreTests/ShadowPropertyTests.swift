@@ -1,5 +1,6 @@
 import HubCore
 import PropertyBased
+import Synchronization
 import Testing
 
 /// Invariants of the engine over generated documents (issue #2, item 5).
@@ -22,6 +23,8 @@ struct ShadowPropertyTests {
     }
 
     @Test func versionsStrictlyIncreaseAndRejectionsChangeNothing() async {
+        // Both branches must be taken over the run, or the property says nothing.
+        let outcomes = Mutex((accepted: 0, rejected: 0))
         await propertyCheck(input: Self.seeds) { numbers in
             var builder = JSONBuilder(numbers)
             let engine = ShadowEngine(limits: ShadowLimits(maxDocumentBytes: 300))
@@ -33,14 +36,19 @@ struct ShadowPropertyTests {
                     let update = try engine.update(record, request, at: Int64(step))
                     #expect(update.record.version == (record?.version ?? 0) + 1)
                     record = update.record
+                    outcomes.withLock { $0.accepted += 1 }
                 } catch {
                     #expect((error as? ShadowError)?.code == 413)
+                    outcomes.withLock { $0.rejected += 1 }
                 }
             }
         }
+        let (accepted, rejected) = outcomes.withLock { $0 }
+        #expect(accepted > 0 && rejected > 0, "accepted \(accepted), rejected \(rejected)")
     }
 
     @Test func noStoredDocumentExceedsTheLimit() async {
+        let stored = Mutex(0)
         await propertyCheck(input: Self.seeds, Gen.int(in: 20...400)) { numbers, limit in
             var builder = JSONBuilder(numbers)
             let engine = ShadowEngine(limits: ShadowLimits(maxDocumentBytes: limit))
@@ -49,10 +57,12 @@ struct ShadowPropertyTests {
                 let section = step % 3 == 0 ? "reported" : "desired"
                 if let update = try? engine.update(record, ["state": [section: .object(builder.object(depth: 4))]]) {
                     record = update.record
+                    stored.withLock { $0 += 1 }
                 }
                 #expect((record?.stateByteCount ?? 0) <= limit)
             }
         }
+        #expect(stored.withLock { $0 } > 0, "no update was ever stored: the limit was never tested")
     }
 
     @Test func mergeThenDeleteByNullRestoresTheTouchedKeys() async {

@@ -21,6 +21,7 @@ import Testing
         let seeds = FuzzCorpus.files(at: "\(Self.root)/corpus/\(target.rawValue)")
         let regressions = FuzzCorpus.files(at: "\(Self.root)/regressions/\(target.rawValue)")
         #expect(seeds.count >= 5, "the \(target.rawValue) corpus has \(seeds.count) seeds")
+        FuzzProperty.collectViolations()
         var inputs: [[UInt8]] = []
         for file in seeds + regressions {
             inputs.append(try #require(FileContents.read(file), "cannot read \(file)"))
@@ -39,5 +40,7 @@ import Testing
                 done.resume()
             }
         }
+        let violations = FuzzProperty.takeViolations()
+        #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
     }
 }
