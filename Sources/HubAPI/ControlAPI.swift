@@ -9,16 +9,30 @@ public struct ControlAPI: HTTPResponder {
     let policy: AccessPolicy
     let identify: @Sendable (PeerCredentials) -> Caller
 
+    /// The endpoints by method, built once (their closures hold a copy of this value).
+    let routes = RouteTable()
+
     public init(
         backend: any HubBackend, policy: AccessPolicy, identify: @escaping @Sendable (PeerCredentials) -> Caller
     ) {
         self.backend = backend
         self.policy = policy
         self.identify = identify
+        var table: [String: [Endpoint]] = [:]
+        for method in ["GET", "POST", "PUT", "DELETE"] { table[method] = endpoints(for: method) }
+        table["HEAD"] = table["GET"]
+        routes.table = table
+    }
+
+    /// Set once in ``init`` before the value is shared, read only afterwards; that is the
+    /// proof behind `@unchecked Sendable`.
+    final class RouteTable: @unchecked Sendable {
+        var table: [String: [Endpoint]] = [:]
     }
 
     struct Endpoint {
         var route: String
+        let pattern: Route
         var permission: Permission?
         /// When what is needed depends on the request (a sensitive command).
         var dynamicPermission: ((HTTPRequest, [String]) async -> Permission)? = nil
@@ -30,6 +44,7 @@ public struct ControlAPI: HTTPResponder {
             handle: @escaping (HTTPRequest, [String]) async -> HTTPResponse
         ) {
             self.route = route
+            self.pattern = Route(route)
             self.permission = permission
             self.dynamicPermission = dynamicPermission
             self.handle = handle
@@ -37,6 +52,12 @@ public struct ControlAPI: HTTPResponder {
     }
 
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
+        var request = request
+        // A body is parsed once, here, for every route but AWS's shadow paths, whose payload
+        // the shadow service reads as AWS does (its errors are the shadow service's).
+        if !request.body.isEmpty && !request.path.hasPrefix("/things/") {
+            request.json = try? JSONParser().parse(request.body)
+        }
         let segments = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         guard let (endpoint, captured) = match(request.method, segments) else {
             return finish(
@@ -75,7 +96,7 @@ public struct ControlAPI: HTTPResponder {
         var target = captured.first ?? request.path
         if let name = request.query["name"], !name.isEmpty { target += "/\(name)" }
         if request.path == "/v1/things", request.method == "POST",
-            let name = (try? JSONParser().parse(request.body))?["name"]?.stringValue
+            let name = request.json?["name"]?.stringValue
         {
             target = name
         }
@@ -85,7 +106,7 @@ public struct ControlAPI: HTTPResponder {
         }
         var action = "\(request.method) \(request.path)"
         if request.path.hasSuffix("/commands"),
-            let name = (try? JSONParser().parse(request.body))?["command"]?.stringValue
+            let name = request.json?["command"]?.stringValue
         {
             action += " (\(name))"
         }
@@ -96,12 +117,12 @@ public struct ControlAPI: HTTPResponder {
     }
 
     func match(_ method: String, _ segments: [String]) -> (Endpoint, [String])? {
-        for endpoint in endpoints(for: method) {
-            if let captured = Route(endpoint.route).matches(segments) { return (endpoint, captured) }
+        for endpoint in routes.table[method] ?? [] {
+            if let captured = endpoint.pattern.matches(segments) { return (endpoint, captured) }
         }
         // A known path with another method is a 405, not a 404.
         for other in ["GET", "POST", "PUT", "DELETE"] where other != method {
-            for endpoint in endpoints(for: other) where Route(endpoint.route).matches(segments) != nil {
+            for endpoint in routes.table[other] ?? [] where endpoint.pattern.matches(segments) != nil {
                 return (
                     Endpoint(route: endpoint.route, permission: nil) { _, _ in
                         .error(
@@ -171,7 +192,7 @@ public struct ControlAPI: HTTPResponder {
         case "POST":
             return [
                 Endpoint(route: "v1/things", permission: .write) { request, _ in
-                    guard let body = try? JSONParser().parse(request.body) else {
+                    guard let body = request.json else {
                         return .error(400, "the body must be JSON: {\"name\": …, \"type\": …, \"config\": {…}}")
                     }
                     return respond(await backend.registerThing(body), status: 201)
@@ -185,11 +206,11 @@ public struct ControlAPI: HTTPResponder {
                 Endpoint(
                     route: "v1/things/*/commands", permission: .write,
                     dynamicPermission: { request, captured in
-                        let name = (try? JSONParser().parse(request.body))?["command"]?.stringValue ?? ""
+                        let name = request.json?["command"]?.stringValue ?? ""
                         return await backend.commandPermission(thing: captured[0], command: name)
                     },
                     handle: { request, captured in
-                        guard let body = try? JSONParser().parse(request.body), body.objectValue != nil else {
+                        guard let body = request.json, body.objectValue != nil else {
                             return .error(400, "the body must be JSON: {\"command\": \"unlock\", \"parameters\": {…}}")
                         }
                         switch await backend.createCommand(
@@ -244,7 +265,7 @@ public struct ControlAPI: HTTPResponder {
 
     /// A schedule that issues a command needs what the command needs (unlock: sensitive).
     func schedulePermission(_ request: HTTPRequest, _ captured: [String]) async -> Permission {
-        let body = try? JSONParser().parse(request.body)
+        let body = request.json
         guard let command = body?["command"]?.stringValue, let thing = body?["thing"]?.stringValue else {
             return .write
         }
@@ -252,7 +273,7 @@ public struct ControlAPI: HTTPResponder {
     }
 
     func saveSchedule(_ request: HTTPRequest, id: String?) async -> HTTPResponse {
-        guard let body = try? JSONParser().parse(request.body), body.objectValue != nil else {
+        guard let body = request.json, body.objectValue != nil else {
             return .error(400, "the body must be a JSON object: {\"thing\": …, \"program\": …} (docs/schedules.md)")
         }
         switch await backend.saveSchedule(id: id, request: body) {

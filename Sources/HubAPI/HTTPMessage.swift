@@ -22,6 +22,8 @@ public struct HTTPRequest: Sendable {
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
     public var peer: PeerCredentials?
+    /// The body parsed as JSON, once, by the API (nil: empty, not JSON, or not parsed).
+    public var json: JSONValue?
 
     public init(
         method: String, path: String, query: [String: String] = [:], headers: [(name: String, value: String)] = [],

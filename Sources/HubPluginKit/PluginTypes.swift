@@ -54,7 +54,7 @@ public struct Delta: Sendable {
     public var version: Int64
 }
 
-/// A command the hub asks the device to run (issue #6's ledger tracks it).
+/// A command the hub asks the device to run (the hub's command ledger tracks it).
 public struct CommandRequest: Sendable {
     public var id: String
     public var thing: String

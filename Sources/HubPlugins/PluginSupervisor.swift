@@ -15,7 +15,7 @@ public protocol PluginHostDelegate: Sendable {
     func report(plugin: String, thing: String, shadow: String?, reported: JSONObject) async -> String?
     /// `device.event`.
     func deviceEvent(plugin: String, thing: String?, event: String, data: JSONValue) async
-    /// `command.progress` and `command.result` (commands land in issue #6).
+    /// `command.progress` and `command.result`, for the command ledger.
     func commandUpdate(plugin: String, method: String, params: JSONValue) async
     /// A plugin process was restarted after it died or hung.
     func pluginRestarted(plugin: String, reason: String) async

@@ -67,7 +67,10 @@ final class GroupCommitWriter: Sendable {
 
     /// Runs a closure on the writer's connection outside any batch (set-up, shutdown).
     func exclusive<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) throws -> T {
-        try queue.sync { try body(database) }
+        try queue.sync {
+            defer { database.finishJob() }
+            return try body(database)
+        }
     }
 
     private func drain() {
@@ -85,6 +88,7 @@ final class GroupCommitWriter: Sendable {
                 continue
             }
             let deliveries = batch.map { $0.run(database) }
+            database.finishJob()
             var commitError: (any Error)?
             do {
                 try beforeCommit?()

@@ -39,11 +39,7 @@ extension HubStore {
                 thing.map { .text($0) } ?? .null, state.map { .text($0) } ?? .null, .integer(Int64(limit)),
             ])
             var result: [Command] = []
-            while try statement.step() {
-                if let text = statement.string(at: 0), let command = Command(json: try JSONParser().parse(text)) {
-                    result.append(command)
-                }
-            }
+            while try statement.step() { result.append(try Self.decodeCommand(statement.string(at: 0))) }
             return result
         }
     }
@@ -60,8 +56,8 @@ extension HubStore {
         try await read { database in
             let statement = try database.prepare("SELECT document FROM commands WHERE \(condition)")
             try statement.bind([.text(value)])
-            guard try statement.step(), let text = statement.string(at: 0) else { return nil }
-            return Command(json: try JSONParser().parse(text))
+            guard try statement.step() else { return nil }
+            return try Self.decodeCommand(statement.string(at: 0))
         }
     }
 
@@ -71,13 +67,21 @@ extension HubStore {
             let statement = try database.prepare(
                 "SELECT document FROM commands WHERE state IN ('QUEUED', 'SENT', 'RUNNING') ORDER BY created_at, id")
             var result: [Command] = []
-            while try statement.step() {
-                if let text = statement.string(at: 0), let command = Command(json: try JSONParser().parse(text)) {
-                    result.append(command)
-                }
-            }
+            while try statement.step() { result.append(try Self.decodeCommand(statement.string(at: 0))) }
             return result
         }
+    }
+
+    /// A ledger row, or an error naming it: an unreadable row is a damaged store, said as loudly
+    /// as an unreadable shadow, never skipped.
+    static func decodeCommand(_ text: String?) throws -> Command {
+        guard let text, let document = try? JSONParser().parse(text), let command = Command(json: document) else {
+            let id = text.flatMap { try? JSONParser().parse($0) }?["id"]?.stringValue ?? "(no id)"
+            throw SQLiteError(
+                code: .init(rawValue: 11),
+                message: "command \(id) has an unreadable ledger row; restore the database from a backup")
+        }
+        return command
     }
 
     /// How many commands the ledger holds.

@@ -33,6 +33,7 @@ public final class HubStore: Sendable {
             try writeConnection.execute("PRAGMA synchronous=FULL")
             try writeConnection.execute("PRAGMA foreign_keys=ON")
             try Migrations.apply(to: writeConnection, at: now)
+            writeConnection.finishJob()
         } catch {
             writeConnection.close()
             throw error
@@ -52,7 +53,11 @@ public final class HubStore: Sendable {
 
     func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            readQueue.async { continuation.resume(with: Result { try body(self.reader) }) }
+            readQueue.async {
+                let result = Result { try body(self.reader) }
+                self.reader.finishJob()
+                continuation.resume(with: result)
+            }
         }
     }
 
@@ -68,8 +73,9 @@ public final class HubStore: Sendable {
 }
 
 extension HubStore {
-    /// A trivial read through the reader connection: proves the reader queue is alive.
+    /// A trivial job through the writer: proves the writer drains its queue and commits (the
+    /// writer is what can hang — a stuck fsync, a full disk — so the watchdog asks it).
     public func integrityProbe() async throws -> Bool {
-        try await read { try $0.scalar("SELECT 1") == 1 }
+        try await writer.write { try $0.scalar("SELECT 1") == 1 }
     }
 }

@@ -1,16 +1,18 @@
 internal import CSQLite
 
 /// One SQLite connection. It owns the `sqlite3` handle and is used from one thread at a time
-/// (HubStore confines each connection to its own dispatch queue).
+/// (HubStore confines each connection to its own dispatch queue). Statements are prepared once
+/// per SQL text and kept; ``finishJob()`` resets them after each job, so that none holds a read
+/// transaction open between jobs (which would keep WAL checkpoints from completing).
 final class SQLiteDatabase {
     private var handle: OpaquePointer?
+    private var statements: [String: SQLiteStatement] = [:]
+    private var used: [SQLiteStatement] = []
     let path: String
 
-    init(path: String, readOnly: Bool = false) throws(SQLiteError) {
+    init(path: String) throws(SQLiteError) {
         self.path = path
-        let flags =
-            (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
-            | SQLITE_OPEN_NOMUTEX
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         var db: OpaquePointer?
         let status = sqlite3_open_v2(path, &db, flags, nil)
         guard status == SQLITE_OK, let db else {
@@ -29,6 +31,8 @@ final class SQLiteDatabase {
     }
 
     func close() {
+        used = []
+        statements = [:]  // finalized as they go
         if let handle { sqlite3_close_v2(handle) }
         handle = nil
     }
@@ -43,7 +47,26 @@ final class SQLiteDatabase {
         }
     }
 
+    /// The statement for `sql`, prepared the first time and reused after.
     func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        if let cached = statements[sql] {
+            cached.reset()
+            used.append(cached)
+            return cached
+        }
+        let statement = try prepareUncached(sql)
+        statements[sql] = statement
+        used.append(statement)
+        return statement
+    }
+
+    /// Resets the statements the job used (their read snapshots end) and clears their bindings.
+    func finishJob() {
+        for statement in used { statement.reset() }
+        used.removeAll(keepingCapacity: true)
+    }
+
+    private func prepareUncached(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
         var statement: OpaquePointer?
         let status = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
         guard status == SQLITE_OK, let statement else { throw error(status, sql) }
@@ -85,6 +108,11 @@ final class SQLiteStatement {
     }
 
     deinit { sqlite3_finalize(statement) }
+
+    func reset() {
+        sqlite3_reset(statement)
+        sqlite3_clear_bindings(statement)
+    }
 
     func bind(_ values: [SQLiteValue]) throws(SQLiteError) {
         sqlite3_reset(statement)

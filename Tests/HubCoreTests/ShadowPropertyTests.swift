@@ -3,7 +3,7 @@ import PropertyBased
 import Synchronization
 import Testing
 
-/// Invariants of the engine over generated documents (issue #2, item 5).
+/// Invariants of the engine over generated documents.
 struct ShadowPropertyTests {
     static let seeds = Gen.int(in: -1000...1000).array(of: 1...24)
 
