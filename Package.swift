@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "HubStore", dependencies: ["HubCore", "CSQLite"], swiftSettings: strict),
         .systemLibrary(name: "CMosquitto", path: "Sources/CMosquitto", providers: [.apt(["libmosquitto-dev"])]),
         .systemLibrary(name: "CSpawn", path: "Sources/CSpawn"),
-        .target(name: "HubProcess", dependencies: ["CSpawn"], swiftSettings: strict),
+        .target(name: "HubProcess", dependencies: ["CSpawn", "HubCore"], swiftSettings: strict),
         .target(
             name: "HubPlugins",
             dependencies: ["HubCore", "HubProcess", .product(name: "Logging", package: "swift-log")],
