@@ -29,6 +29,9 @@ final class ManualClock: HubClock {
     func epochMilliseconds() -> Int64 { now.withLock { $0.milliseconds } }
     func monotonicNanoseconds() -> UInt64 { now.withLock { $0.nanoseconds } }
 
+    /// The wall clock alone moves (a clock set by hand); the monotonic one never goes back.
+    func stepWallClock(seconds: Double) { now.withLock { $0.milliseconds += Int64(seconds * 1000) } }
+
     func advance(seconds: Double) {
         now.withLock {
             $0.milliseconds += Int64(seconds * 1000)
