@@ -17,9 +17,11 @@ extension HubConfiguration {
         } catch {
             throw ConfigurationError(message: "\(source): \(error.description)")
         }
-        let reader = TableReader(table: root, path: "", source: source)
+        let reader = DocumentReader<ConfigurationError>(
+            TOMLValue.table(root).json, objectName: "table",
+            failure: { path, rule in ConfigurationError(message: "\(source): '\(path)' \(rule)") })
         try reader.onlyKeys(["hub", "mqtt", "plugins", "shadows", "policy", "things"])
-        if let hub = try reader.table("hub") {
+        if let hub = try reader.object("hub") {
             try hub.onlyKeys(["data_dir", "socket", "socket_group", "log_level", "time_zone"])
             self.hub.timeZone = try hub.string("time_zone")
             self.hub.dataDirectory = try hub.string("data_dir") ?? self.hub.dataDirectory
@@ -28,19 +30,19 @@ extension HubConfiguration {
             if let level = try hub.string("log_level") {
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
                 guard levels.contains(level) else {
-                    throw hub.error("log_level", "must be one of \(levels.joined(separator: ", ")) (got \"\(level)\")")
+                    throw hub.fail("log_level", "must be one of \(levels.joined(separator: ", ")) (got \"\(level)\")")
                 }
                 self.hub.logLevel = level
             }
         }
-        if let mqtt = try reader.table("mqtt") {
+        if let mqtt = try reader.object("mqtt") {
             try mqtt.onlyKeys([
                 "mode", "host", "port", "socket", "tls_port", "ca_file", "cert_file", "key_file", "username",
                 "password", "device_password_file", "client_id", "mosquitto",
             ])
             if let mode = try mqtt.string("mode") {
                 guard let parsed = MQTT.Mode(rawValue: mode) else {
-                    throw mqtt.error("mode", "must be \"embedded\" or \"external\" (got \"\(mode)\")")
+                    throw mqtt.fail("mode", "must be \"embedded\" or \"external\" (got \"\(mode)\")")
                 }
                 self.mqtt.mode = parsed
             }
@@ -59,11 +61,11 @@ extension HubConfiguration {
             let files = [self.mqtt.caFile, self.mqtt.certFile, self.mqtt.keyFile].compactMap { $0 }.count
             if self.mqtt.mode == .embedded, self.mqtt.tlsPort != 0, files != 0, files != 3 {
                 // None: the hub's own CA (data_dir/ca) signs the listener's and the devices' certificates.
-                throw mqtt.error(
+                throw mqtt.fail(
                     "tls_port", "needs all of ca_file, cert_file and key_file, or none of them (the hub's own CA)")
             }
         }
-        if let plugins = try reader.table("plugins") {
+        if let plugins = try reader.object("plugins") {
             try plugins.onlyKeys([
                 "dirs", "ping_seconds", "reply_timeout_seconds", "restart_backoff_seconds", "max_messages_per_second",
                 "max_line_bytes", "crashes_before_quarantine",
@@ -75,7 +77,7 @@ extension HubConfiguration {
                 ("max_messages_per_second", \Plugins.maxMessagesPerSecond),
             ] as [(String, WritableKeyPath<Plugins, Double>)] {
                 if let value = try plugins.number(key) {
-                    guard value > 0 else { throw plugins.error(key, "must be above 0 (got \(value))") }
+                    guard value > 0 else { throw plugins.fail(key, "must be above 0 (got \(value))") }
                     self.plugins[keyPath: path] = value
                 }
             }
@@ -84,27 +86,29 @@ extension HubConfiguration {
             self.plugins.crashesBeforeQuarantine =
                 try plugins.integer("crashes_before_quarantine", in: 1...1000) ?? self.plugins.crashesBeforeQuarantine
         }
-        if let policy = try reader.table("policy") {
+        if let policy = try reader.object("policy") {
             try policy.onlyKeys(["read_groups", "write_groups", "sensitive_groups"])
             self.policy.readGroups = try policy.strings("read_groups") ?? self.policy.readGroups
             self.policy.writeGroups = try policy.strings("write_groups") ?? self.policy.writeGroups
             self.policy.sensitiveGroups = try policy.strings("sensitive_groups") ?? self.policy.sensitiveGroups
         }
-        for (index, thing) in try reader.tables("things").enumerated() {
+        for (index, thing) in try (reader.objects("things") ?? []).enumerated() {
             try thing.onlyKeys(["name", "type", "config"])
-            guard let name = try thing.string("name") else { throw thing.error("name", "is required") }
+            let name = try thing.requiredString("name")
             do {
                 try ShadowNameRules.validateThingName(name)
             } catch {
-                throw thing.error("name", "is not a valid thing name: \(error.message)")
+                throw thing.fail("name", "is not a valid thing name: \(error.message)")
             }
             if things.contains(where: { $0.name == name }) {
-                throw reader.error("things", "declares '\(name)' twice (entry \(index + 1))")
+                throw reader.fail("things", "declares '\(name)' twice (entry \(index + 1))")
             }
             things.append(
-                Thing(name: name, type: try thing.string("type"), config: try thing.jsonTable("config") ?? [:]))
+                Thing(
+                    name: name, type: try thing.string("type"),
+                    config: try thing.object("config")?.value.objectValue ?? [:]))
         }
-        if let shadows = try reader.table("shadows") {
+        if let shadows = try reader.object("shadows") {
             try shadows.onlyKeys([
                 "max_document_bytes", "max_depth", "max_client_token_bytes", "requests_per_second_per_thing",
                 "require_registered_things",
@@ -116,112 +120,12 @@ extension HubConfiguration {
                 try shadows.integer("max_client_token_bytes", in: 1...4096) ?? self.shadows.limits.maxClientTokenBytes
             if let rate = try shadows.number("requests_per_second_per_thing") {
                 guard rate >= 0 else {
-                    throw shadows.error("requests_per_second_per_thing", "must be 0 (no limit) or more")
+                    throw shadows.fail("requests_per_second_per_thing", "must be 0 (no limit) or more")
                 }
                 self.shadows.requestsPerSecondPerThing = rate
             }
             self.shadows.requireRegisteredThings =
                 try shadows.bool("require_registered_things") ?? self.shadows.requireRegisteredThings
         }
-    }
-}
-
-/// Reads typed values out of one TOML table, with errors that name `section.key`.
-struct TableReader {
-    let table: TOML.Table
-    let path: String
-    let source: String
-
-    func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
-
-    func error(_ key: String, _ rule: String) -> ConfigurationError {
-        ConfigurationError(message: "\(source): '\(name(key))' \(rule)")
-    }
-
-    func onlyKeys(_ known: [String]) throws(ConfigurationError) {
-        for key in table.keys where !known.contains(key) {
-            throw ConfigurationError(
-                message:
-                    "\(source): unknown key '\(name(key))'; known keys\(path.isEmpty ? "" : " in [\(path)]"): \(known.joined(separator: ", "))"
-            )
-        }
-    }
-
-    func table(_ key: String) throws(ConfigurationError) -> TableReader? {
-        guard let value = table[key] else { return nil }
-        guard case .table(let inner) = value else { throw error(key, "must be a table, got \(value.typeName)") }
-        return TableReader(table: inner, path: name(key), source: source)
-    }
-
-    func string(_ key: String) throws(ConfigurationError) -> String? {
-        guard let value = table[key] else { return nil }
-        guard case .string(let string) = value else { throw error(key, "must be a string, got \(value.typeName)") }
-        return string
-    }
-
-    func integer(_ key: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
-        guard let value = table[key] else { return nil }
-        guard case .integer(let wide) = value, let integer = Int(exactly: wide) else {
-            throw error(key, "must be an integer, got \(value.typeName)")
-        }
-        guard range.contains(integer) else {
-            throw error(key, "must be between \(range.lowerBound) and \(range.upperBound) (got \(integer))")
-        }
-        return integer
-    }
-
-    func number(_ key: String) throws(ConfigurationError) -> Double? {
-        switch table[key] {
-        case nil: return nil
-        case .integer(let integer)?: return Double(integer)
-        case .double(let double)? where double.isFinite: return double
-        case let other?: throw error(key, "must be a number, got \(other.typeName)")
-        }
-    }
-
-    func bool(_ key: String) throws(ConfigurationError) -> Bool? {
-        guard let value = table[key] else { return nil }
-        guard case .bool(let bool) = value else {
-            throw error(key, "must be a boolean (true or false), got \(value.typeName)")
-        }
-        return bool
-    }
-
-    /// An array of tables (`[[things]]`); each reader's path is `key[N]`.
-    func tables(_ key: String) throws(ConfigurationError) -> [TableReader] {
-        guard let value = table[key] else { return [] }
-        guard case .array(let array) = value else {
-            throw error(key, "must be an array of tables ([[\(key)]]), got \(value.typeName)")
-        }
-        var result: [TableReader] = []
-        for (index, element) in array.enumerated() {
-            guard case .table(let inner) = element else {
-                throw error(key, "must hold tables, but holds \(element.typeName)")
-            }
-            result.append(TableReader(table: inner, path: "\(name(key))[\(index)]", source: source))
-        }
-        return result
-    }
-
-    /// A table of any content, as JSON (for device configuration).
-    func jsonTable(_ key: String) throws(ConfigurationError) -> JSONObject? {
-        guard let value = table[key] else { return nil }
-        guard case .table = value else { throw error(key, "must be a table, got \(value.typeName)") }
-        return value.json.objectValue
-    }
-
-    func strings(_ key: String) throws(ConfigurationError) -> [String]? {
-        guard let value = table[key] else { return nil }
-        guard case .array(let array) = value else {
-            throw error(key, "must be an array of strings, got \(value.typeName)")
-        }
-        var result: [String] = []
-        for element in array {
-            guard case .string(let string) = element else {
-                throw error(key, "must be an array of strings, but holds \(element.typeName)")
-            }
-            result.append(string)
-        }
-        return result
     }
 }

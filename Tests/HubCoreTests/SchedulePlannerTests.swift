@@ -271,7 +271,7 @@ struct SchedulePlannerTests {
         (["thing": "t", "at": "tomorrow", "desired": ["a": 1]] as JSONValue, "is not a date-time"),
         (["thing": "t", "program": "daily 06:30 t=1", "catchUp": "all"] as JSONValue, "none or latest"),
         (["id": "a b", "thing": "t", "program": "daily 06:30 t=1"] as JSONValue, "schedule id 'a b'"),
-        (["thing": "t", "program": "daily 06:30 t=1", "colour": "red"] as JSONValue, "'colour' is not known"),
+        (["thing": "t", "program": "daily 06:30 t=1", "colour": "red"] as JSONValue, "'colour' is not a known key"),
     ])
     func badSchedulesSayWhatIsWrong(_ body: JSONValue, _ expected: String) {
         do {

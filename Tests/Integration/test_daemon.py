@@ -15,7 +15,7 @@ def test_check_config_names_the_key_and_the_expected_type(tmp_path):
     assert subprocess.run([str(HOMEHUBD), "--check-config", str(good)], capture_output=True).returncode == 0
     for text, needle in [
         ('[mqtt]\nport = "1884"\n', "'mqtt.port' must be an integer, got a string"),
-        ('[mqtt]\nprot = 1884\n', "unknown key 'mqtt.prot'"),
+        ('[mqtt]\nprot = 1884\n', "'mqtt.prot' is not a known key"),
         ('[shadows]\nrequire_registered_things = 1\n', "'shadows.require_registered_things' must be a boolean"),
         ('[mqtt]\nmode = "cloud"\n', "'mqtt.mode' must be \"embedded\" or \"external\""),
         ('[hub\n', "line 1"),

@@ -183,21 +183,12 @@ extension Schedule {
         guard case .object(let body) = request else {
             throw Failure("a schedule must be a JSON object: {\"thing\": …, \"program\": …} (docs/schedules.md)")
         }
-        let known: Set<String> = [
+        let reader = DocumentReader<Failure>(request) { path, rule in Failure("schedule field '\(path)' \(rule)") }
+        try reader.onlyKeys([
             "id", "thing", "shadow", "program", "cron", "at", "desired", "command", "parameters", "timeZone", "enabled",
             "catchUp", "hold",
-        ]
-        if let unknown = body.keys.first(where: { !known.contains($0) }) {
-            throw Failure(
-                "schedule field '\(unknown)' is not known (fields: \(known.sorted().joined(separator: ", ")))")
-        }
-        func string(_ key: String) throws(Failure) -> String? {
-            switch body[key] {
-            case nil, .null?: return nil
-            case .string(let value)?: return value
-            default: throw Failure("schedule field '\(key)' must be a string")
-            }
-        }
+        ])
+        func string(_ key: String) throws(Failure) -> String? { try reader.string(key) }
         let bodyID = try string("id")
         if let pathID, let bodyID, pathID != bodyID {
             throw Failure("schedule id '\(bodyID)' in the body differs from '\(pathID)' in the path")
@@ -243,12 +234,7 @@ extension Schedule {
             trigger = .once(parsed.time)
         }
 
-        var parameters = JSONObject()
-        switch body["parameters"] {
-        case nil, .null?: break
-        case .object(let value)?: parameters = value
-        default: throw Failure("schedule field 'parameters' must be a JSON object")
-        }
+        let parameters = try reader.object("parameters")?.value.objectValue ?? [:]
         switch (body["desired"], try string("command")) {
         case (nil, nil), (.null?, nil):
             if case .program = trigger {
@@ -273,11 +259,7 @@ extension Schedule {
             throw Failure("schedule field 'desired' must be a JSON object of attribute values")
         }
 
-        switch body["enabled"] {
-        case nil, .null?: enabled = true
-        case .bool(let value)?: enabled = value
-        default: throw Failure("schedule field 'enabled' must be true or false")
-        }
+        enabled = try reader.bool("enabled") ?? true
         if let text = try string("catchUp") {
             guard let value = CatchUp(rawValue: text) else {
                 throw Failure("schedule field 'catchUp' must be none or latest (got '\(text)')")
