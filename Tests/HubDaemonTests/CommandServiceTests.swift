@@ -14,12 +14,7 @@ import Testing
     func makeLedger() async throws -> (ShadowHarness, CommandService) {
         let things = ["a", "b"].map { ThingRegistration(name: $0, deviceType: "testlock", createdAt: 0) }
         let hub = try await ShadowHarness(types: [Self.lockType], things: things)
-        let plugins = PluginManager(
-            discovered: ([], []), directories: [], options: PluginHostOptions(), delegate: NoPlugins(),
-            logger: Logger(label: "test"))
-        let commands = CommandService(
-            store: hub.store, shadows: hub.shadows, plugins: plugins, events: hub.events, clock: hub.clock,
-            logger: Logger(label: "test"))
+        let commands = hub.commandLedger()
         return (hub, commands)
     }
 
@@ -43,6 +38,9 @@ import Testing
         let first = try await start(commands, thing: "a")
         let second = try await start(commands, thing: "b")
         hub.clock.advance(seconds: 10)  // both are past their heartbeat deadline
+        // Writes commit in order: once this one is durable, every earlier one is, and the gate
+        // below holds the tick's own write, nothing left over from the set-up.
+        _ = await hub.update("flush", ["state": ["reported": ["done": true]]])
         hub.gate.holdNext()
         let tick = Task { await commands.tick() }
         var arrivals = hub.gate.arrivals.makeAsyncIterator()

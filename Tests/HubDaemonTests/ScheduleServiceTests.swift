@@ -10,12 +10,7 @@ import Testing
         // The manual clock starts at 2027-01-15 08:00 UTC.
         let hub = try await ShadowHarness(things: [.init(name: "lamp", deviceType: nil, createdAt: 0)])
         defer { hub.store.close() }
-        let plugins = PluginManager(
-            discovered: ([], []), directories: [], options: PluginHostOptions(), delegate: NoPlugins(),
-            logger: Logger(label: "test"))
-        let commands = CommandService(
-            store: hub.store, shadows: hub.shadows, plugins: plugins, events: hub.events, clock: hub.clock,
-            logger: Logger(label: "test"))
+        let commands = hub.commandLedger()
         let schedules = try ScheduleService(
             store: hub.store, shadows: hub.shadows, commands: commands, events: hub.events, clock: hub.clock,
             zones: TimeZoneDatabase(), configuredZone: "UTC", logger: Logger(label: "test"))

@@ -126,6 +126,16 @@ struct ShadowHarness: Sendable {
             .init(.update, ShadowID(unchecked: thing, shadowName: shadow), payload: body.compactBytes), origin: .api)
     }
 
+    /// A command ledger on this harness's store and shadows, with no plugins (MQTT delivery).
+    func commandLedger() -> CommandService {
+        let plugins = PluginManager(
+            discovered: ([], []), directories: [], options: PluginHostOptions(), delegate: NoPlugins(),
+            logger: Logger(label: "test"))
+        return CommandService(
+            store: store, shadows: shadows, plugins: plugins, events: events, clock: clock,
+            logger: Logger(label: "test"))
+    }
+
     func get(_ thing: String, shadow: String? = nil) async -> ShadowService.Answer {
         await shadows.perform(.init(.get, ShadowID(unchecked: thing, shadowName: shadow)), origin: .api)
     }
