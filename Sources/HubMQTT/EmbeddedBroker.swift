@@ -129,6 +129,7 @@ public struct EmbeddedBroker: Sendable {
         try writeConfiguration()
         await stopLeftoverBroker()
         var delay: Double = 0.5
+        var reported: String?
         while !Task.isCancelled {
             unlink(configuration.socketPath)
             let log = try BrokerLog(logger: logger)
@@ -160,7 +161,11 @@ public struct EmbeddedBroker: Sendable {
                 logger.info("stopped mosquitto", metadata: ["exit": "\(exit)"])
                 return
             }
-            if monotonicSeconds() - started > 60 { delay = 0.5 }
+            if monotonicSeconds() - started > 60 {
+                // It had been running: this is a new failure, said again at error level.
+                delay = 0.5
+                reported = nil
+            }
             let problem: String
             if let reason = await log.lastError(), reason.contains("Address already in use") {
                 problem =
@@ -171,9 +176,11 @@ public struct EmbeddedBroker: Sendable {
                 problem = "the embedded MQTT broker (mosquitto) \(exit)"
             }
             onProblem(problem)
-            logger.error(
-                "\(problem); restarting in \(delay) s",
+            // Said once as an error; the same reason again, at each retry, only at debug level.
+            logger.log(
+                level: problem == reported ? .debug : .error, "\(problem); restarting in \(delay) s",
                 metadata: ["pid": "\(child.pid)", "config": "\(configuration.configPath)"])
+            reported = problem
             try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
             delay = min(delay * 2, 30)
         }
@@ -299,6 +306,9 @@ final class BrokerLog: Sendable {
         if text.hasPrefix("Error: ") {
             lastErrorLine.withLock { $0 = String(text.dropFirst(7)) }
             logger.error("\(text.dropFirst(7))")
+        } else if text.hasPrefix("Warning: Unable to set TCP_NODELAY") {
+            // set_tcp_nodelay is for the TCP listeners; on the hub's own Unix socket it cannot apply.
+            logger.debug("\(text.dropFirst(9))")
         } else if text.hasPrefix("Warning: ") {
             logger.warning("\(text.dropFirst(9))")
         } else {
