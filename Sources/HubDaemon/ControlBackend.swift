@@ -146,23 +146,19 @@ struct ControlBackend: HubBackend {
         let registration = ThingRegistration(
             name: name, deviceType: type, config: config, createdAt: clock.epochSeconds())
         do {
-            let existing = shadows.registry.thing(name)
+            // A thing registered again keeps its creation time (the store keeps it too).
+            var stored = registration
+            if let existing = shadows.registry.thing(name) { stored.createdAt = existing.createdAt }
             try await store.registerThing(registration)
-            shadows.registry.register(registration)
+            shadows.registry.register(stored)
             if let type {
-                let device = await PluginBridge.device(registration, shadows: shadows)
+                let device = await PluginBridge.device(stored, shadows: shadows)
                 await plugins.notify(type: type, "device.added", ["device": device])
             }
             events.publish([
                 "type": "thing.registered", "thing": .string(name), "deviceType": type.map(JSONValue.string) ?? .null,
             ])
-            return .success(
-                summary(
-                    existing.map {
-                        var kept = registration
-                        kept.createdAt = $0.createdAt
-                        return kept
-                    } ?? registration, shadows: []))
+            return .success(summary(stored, shadows: []))
         } catch {
             logger.error("cannot register thing", metadata: ["device.id": "\(name)", "error": "\(error)"])
             return .failure(HubError(.internal, "cannot store the thing: \(error)"))
