@@ -145,8 +145,9 @@ public actor ShadowService {
         func refused(_ error: ShadowError) -> Submission {
             done(
                 .failure(
-                    error.withClientToken(
-                        ShadowUpdateRequest.bestEffortClientToken(request.payload, limits: engine.limits))))
+                    error.with(
+                        clientToken:
+                            ShadowUpdateRequest.bestEffortClientToken(request.payload, limits: engine.limits))))
         }
         guard limiter.allow(id.thingName, at: clock.monotonicNanoseconds()) else { return refused(.tooManyRequests) }
         guard !requireRegisteredThings || registry.isRegistered(id.thingName) else { return refused(.thingNotFound) }
@@ -165,7 +166,7 @@ public actor ShadowService {
                     do {
                         try type.validateDesired(desired, shadow: id.shadowName, thing: id.thingName)
                     } catch {
-                        throw error.withClientToken(update.clientToken)
+                        throw error.with(clientToken: update.clientToken)
                     }
                 }
                 let applied = try engine.update(current, request: update, at: now)
@@ -228,7 +229,7 @@ public actor ShadowService {
             return .success(write.outcome)
         } catch {
             await failed(id, write, error: error)
-            return .failure(ShadowError.internalFailure.withClientToken(write.clientToken))
+            return .failure(ShadowError.internalFailure.with(clientToken: write.clientToken))
         }
     }
 
@@ -280,13 +281,5 @@ public actor ShadowService {
             else { return nil }
             return (id, document)
         }
-    }
-}
-
-extension ShadowError {
-    func withClientToken(_ token: String?) -> ShadowError {
-        var copy = self
-        copy.clientToken = token ?? copy.clientToken
-        return copy
     }
 }

@@ -135,12 +135,9 @@ public struct EmbeddedBroker: Sendable {
             let log = try BrokerLog(logger: logger)
             let child: ChildProcess
             do {
-                // Its environment without systemd's sockets: only homehubd talks to systemd.
                 child = try ChildProcess(
                     executable: configuration.executable, arguments: ["-c", configuration.configPath],
-                    environment: ChildProcess.currentEnvironment().filter {
-                        !$0.hasPrefix("NOTIFY_SOCKET=") && !$0.hasPrefix("LISTEN_") && !$0.hasPrefix("WATCHDOG_")
-                    },
+                    environment: ChildProcess.environmentWithoutSystemd(),
                     standardError: log.writeEnd)
             } catch {
                 log.close()

@@ -138,9 +138,7 @@ public actor PluginSupervisor {
 
     /// One life of the plugin process; returns why it ended.
     private func runOnce(executable: String) async -> String {
-        var environment = ChildProcess.currentEnvironment().filter {
-            !$0.hasPrefix("NOTIFY_SOCKET=") && !$0.hasPrefix("LISTEN_")
-        }
+        var environment = ChildProcess.environmentWithoutSystemd()
         environment.append("HOMEHUB_PLUGIN_ID=\(plugin.manifest.id)")
         if let stateDirectory = options.stateDirectory {
             let directory = stateDirectory + "/" + plugin.manifest.id

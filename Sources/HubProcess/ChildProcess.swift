@@ -131,6 +131,15 @@ public final class ChildProcess: Sendable {
         return exit
     }
 
+    /// This process's environment without what systemd hands the service itself
+    /// (`NOTIFY_SOCKET`, `LISTEN_*`, `WATCHDOG_*`): only homehubd talks to systemd, and a child
+    /// that inherited them would send notifications systemd refuses (and logs).
+    public static func environmentWithoutSystemd() -> [String] {
+        currentEnvironment().filter {
+            !$0.hasPrefix("NOTIFY_SOCKET=") && !$0.hasPrefix("LISTEN_") && !$0.hasPrefix("WATCHDOG_")
+        }
+    }
+
     public static func currentEnvironment() -> [String] {
         var result: [String] = []
         var pointer = environ

@@ -37,7 +37,8 @@ public struct ShadowError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    func with(clientToken: String?) -> ShadowError {
+    /// The same error, echoing the request's clientToken (a rejection must carry it).
+    public func with(clientToken: String?) -> ShadowError {
         var copy = self
         copy.clientToken = clientToken
         return copy
