@@ -306,6 +306,9 @@ public final class MQTTClient: Sendable {
             return (state.subscriptions, state.pendingConnect)
         }
         for (filter, qos) in subscriptions { mosquitto_subscribe(handle, nil, filter, qos) }
+        // The window starts afresh: a publisher still waiting must not wait for acknowledgements
+        // of ids it no longer counts.
+        wakePublishers()
         connectionContinuation.yield(true)
         pending?.resume()
     }

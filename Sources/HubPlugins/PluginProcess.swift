@@ -110,12 +110,16 @@ final class PluginProcess: Sendable {
         writer.async { [self] in closeInput() }
     }
 
-    /// Closes stdin now.
+    /// Closes stdin: nothing more is written, and the descriptor itself is closed on the writer
+    /// queue, after any write in progress — closing it here could let a write that already read
+    /// the number land in whatever file reuses it.
     func closeInput() {
-        input.withLock { state in
-            if state.fd >= 0 { close(state.fd) }
-            state.fd = -1
+        let fd = input.withLock { state in
+            defer { state.fd = -1 }
+            return state.fd
         }
+        guard fd >= 0 else { return }
+        writer.async { close(fd) }
     }
 
     deinit { closeInput() }
