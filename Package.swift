@@ -154,6 +154,7 @@ let package = Package(
             name: "HubDaemonTests",
             dependencies: ["HubDaemon", "HubCore", "HubStore", "HubPlugins", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
-        .testTarget(name: "HubPluginKitTests", dependencies: ["HubCore", "HubPluginKit"], swiftSettings: strict),
+        .testTarget(
+            name: "HubPluginKitTests", dependencies: ["HubCore", "HubPluginKit", "HubProcess"], swiftSettings: strict),
     ]
 )

@@ -1,6 +1,6 @@
 import Dispatch
 import HubCore
-import HubProcess
+public import HubProcess
 import Synchronization
 
 #if canImport(Glibc)
@@ -30,29 +30,34 @@ public enum PluginRunner {
         // busy with a slow start or a device that takes seconds still shows it is alive; all
         // else goes, in order and bounded (the reader waits when 1024 lines wait), to the loop.
         let inbox = ThreadInbox<[UInt8]>(capacity: 1024)
-        DispatchQueue(label: "homehub.pluginkit.stdin").async {
-            var framer = LineFramer(maxLineBytes: maxLineBytes)
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            reading: while true {
-                let count = read(0, &buffer, buffer.count)
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { break }
-                var open = true
-                framer.feed(buffer[0..<count]) { event in
-                    guard open, case .line(let line) = event else { return }  // an over-long line is dropped
-                    if let id = pingID(line) {
-                        host.send(["id": id, "result": "pong"])
-                    } else {
-                        open = inbox.put(line)
-                    }
-                }
-                if !open { break reading }
-            }
-            inbox.finish()
-        }
+        DispatchQueue(label: "homehub.pluginkit.stdin").async { readInput(0, host: host, into: inbox) }
         await run(Plugin(host: host), host: host, lines: inbox)
         // The hub is gone (end of input) or said shutdown: stop now, whatever still runs.
         exit(0)
+    }
+
+    /// Reads the hub's lines from `fd` until it closes (on a thread that may block): a `ping` is
+    /// answered at once through `host`, everything else goes to `inbox` in order. Then the inbox
+    /// is finished.
+    public static func readInput(_ fd: Int32, host: PluginHost, into inbox: ThreadInbox<[UInt8]>) {
+        var framer = LineFramer(maxLineBytes: maxLineBytes)
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        reading: while true {
+            let count = read(fd, &buffer, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            var open = true
+            framer.feed(buffer[0..<count]) { event in
+                guard open, case .line(let line) = event else { return }  // an over-long line is dropped
+                if let id = pingID(line) {
+                    host.send(["id": id, "result": "pong"])
+                } else {
+                    open = inbox.put(line)
+                }
+            }
+            if !open { break reading }
+        }
+        inbox.finish()
     }
 
     /// The longest line the kit reads from the hub (the hub's own limit on a plugin's lines).
