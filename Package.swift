@@ -19,6 +19,8 @@ let package = Package(
         .executable(name: "homehubd", targets: ["homehubd"]),
         .executable(name: "hubctl", targets: ["hubctl"]),
         .executable(name: "homehub-bench", targets: ["homehub-bench"]),
+        // The embedded broker's access plugin, loaded by mosquitto (libhomehub-broker-plugin.so).
+        .library(name: "homehub-broker-plugin", type: .dynamic, targets: ["HubBrokerPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
@@ -51,6 +53,11 @@ let package = Package(
             dependencies: ["HubCore", "HubProcess", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // C, because mosquitto loads it: roles over topics, the sender's identity on each message.
+        .target(
+            name: "HubBrokerPlugin", path: "Sources/HubBrokerPlugin",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])],
+            linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("mosquitto")]),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", providers: [.apt(["libssl-dev"])]),
         .target(name: "HubCrypto", dependencies: ["COpenSSL", "HubProcess"], swiftSettings: strict),
         .systemLibrary(name: "CSystemd", path: "Sources/CSystemd", providers: [.apt(["libsystemd-dev"])]),

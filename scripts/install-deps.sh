@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
     libsqlite3-dev      # HubStore
     libmosquitto-dev    # HubMQTT
+    mosquitto-dev       # the broker plugin's headers (Sources/HubBrokerPlugin)
     mosquitto           # the broker homehubd embeds, and the tests' broker
     mosquitto-clients   # mosquitto_pub/sub in the integration tests
     libsystemd-dev      # sd_notify, socket activation, journald

@@ -34,19 +34,14 @@ public struct ControlAPI: HTTPResponder {
         var route: String
         let pattern: Route
         var permission: Permission?
-        /// When what is needed depends on the request (a sensitive command).
-        var dynamicPermission: ((HTTPRequest, [String]) async -> Permission)? = nil
         var handle: (HTTPRequest, [String]) async -> HTTPResponse
 
         init(
-            route: String, permission: Permission?,
-            dynamicPermission: ((HTTPRequest, [String]) async -> Permission)? = nil,
-            handle: @escaping (HTTPRequest, [String]) async -> HTTPResponse
+            route: String, permission: Permission?, handle: @escaping (HTTPRequest, [String]) async -> HTTPResponse
         ) {
             self.route = route
             self.pattern = Route(route)
             self.permission = permission
-            self.dynamicPermission = dynamicPermission
             self.handle = handle
         }
     }
@@ -66,9 +61,7 @@ public struct ControlAPI: HTTPResponder {
         }
         let changesState = !["GET", "HEAD"].contains(request.method)
         let caller = request.peer.map(identify)
-        var needed = endpoint.permission
-        if let dynamic = endpoint.dynamicPermission { needed = await dynamic(request, captured) }
-        if let permission = needed {
+        if let permission = endpoint.permission {
             let decision: AccessPolicy.Decision =
                 caller.map { policy.decide($0, needs: permission) }
                 ?? .denied("cannot identify the caller of this socket connection")
@@ -112,9 +105,16 @@ public struct ControlAPI: HTTPResponder {
         }
         await backend.recordAudit(
             AuditRecord(
-                caller: caller, pid: request.peer?.pid, action: action, target: target,
+                identity: identity(caller), caller: caller, pid: request.peer?.pid, action: action, target: target,
                 result: response.status, detail: message))
     }
+
+    /// The identity of a socket caller (SO_PEERCRED); without credentials nobody vouches for it.
+    func identity(_ caller: Caller?) -> Identity {
+        caller.map(Identity.user) ?? .unidentified("a control-socket connection without peer credentials")
+    }
+
+    func identity(of request: HTTPRequest) -> Identity { identity(request.peer.map(identify)) }
 
     func match(_ method: String, _ segments: [String]) -> (Endpoint, [String])? {
         for endpoint in routes.table[method] ?? [] {
@@ -173,6 +173,10 @@ public struct ControlAPI: HTTPResponder {
                         await backend.nextFirings(
                             captured[0], count: max(1, min(count, 1000)), from: request.query["from"]))
                 },
+                Endpoint(route: "v1/apps", permission: .read) { _, _ in .json(await backend.applications()) },
+                Endpoint(route: "v1/apps/*", permission: .read) { _, captured in
+                    respond(await backend.application(captured[0]))
+                },
                 Endpoint(route: "v1/audit", permission: .read) { request, _ in
                     let limit = request.query["limit"].flatMap(Int.init) ?? 50
                     return respond(
@@ -203,18 +207,15 @@ public struct ControlAPI: HTTPResponder {
                 Endpoint(route: "v1/plugins/*/restart", permission: .write) { _, captured in
                     respond(await backend.restartPlugin(captured[0]))
                 },
+                // A sensitive command's rule is the command ledger's, the same on every path.
                 Endpoint(
                     route: "v1/things/*/commands", permission: .write,
-                    dynamicPermission: { request, captured in
-                        let name = request.json?["command"]?.stringValue ?? ""
-                        return await backend.commandPermission(thing: captured[0], command: name)
-                    },
                     handle: { request, captured in
                         guard let body = request.json, body.objectValue != nil else {
                             return .error(400, "the body must be JSON: {\"command\": \"unlock\", \"parameters\": {…}}")
                         }
                         switch await backend.createCommand(
-                            thing: captured[0], request: body, caller: request.peer.map(identify))
+                            thing: captured[0], request: body, identity: identity(of: request))
                         {
                         case .success(let (command, created)): return .json(command, status: created ? 201 : 200)
                         case .failure(let error): return .error(error)
@@ -224,11 +225,21 @@ public struct ControlAPI: HTTPResponder {
                 Endpoint(route: "v1/things/*/certificate", permission: .sensitive) { _, captured in
                     respond(await backend.issueCertificate(thing: captured[0]), status: 201)
                 },
+                // An identity can act on the home: making one, or new credentials, is sensitive.
+                Endpoint(route: "v1/apps", permission: .sensitive) { request, _ in
+                    guard let body = request.json, body.objectValue != nil else {
+                        return .error(400, "the body must be JSON: {\"name\": \"kitchen-tablet\", \"role\": \"write\"}")
+                    }
+                    return respond(await backend.addApplication(body), status: 201)
+                },
+                Endpoint(route: "v1/apps/*/rotate", permission: .sensitive) { _, captured in
+                    respond(await backend.rotateApplication(captured[0]))
+                },
                 Endpoint(route: "v1/commands/*/cancel", permission: .write) { request, captured in
                     respond(await backend.cancelCommand(captured[0], caller: request.peer.map(identify)))
                 },
                 Endpoint(
-                    route: "v1/schedules", permission: .write, dynamicPermission: schedulePermission,
+                    route: "v1/schedules", permission: .write,
                     handle: { request, _ in await saveSchedule(request, id: nil) }),
                 Endpoint(route: "v1/schedules/*/enable", permission: .write) { _, captured in
                     respond(await backend.setScheduleEnabled(captured[0], true))
@@ -243,7 +254,7 @@ public struct ControlAPI: HTTPResponder {
         case "PUT":
             return [
                 Endpoint(
-                    route: "v1/schedules/*", permission: .write, dynamicPermission: schedulePermission,
+                    route: "v1/schedules/*", permission: .write,
                     handle: { request, captured in await saveSchedule(request, id: captured[0]) })
             ]
         case "DELETE":
@@ -257,26 +268,21 @@ public struct ControlAPI: HTTPResponder {
                 Endpoint(route: "v1/schedules/*", permission: .write) { _, captured in
                     respond(await backend.removeSchedule(captured[0]))
                 },
+                Endpoint(route: "v1/apps/*", permission: .sensitive) { _, captured in
+                    respond(await backend.removeApplication(captured[0]))
+                },
             ]
         default:
             return []
         }
     }
 
-    /// A schedule that issues a command needs what the command needs (unlock: sensitive).
-    func schedulePermission(_ request: HTTPRequest, _ captured: [String]) async -> Permission {
-        let body = request.json
-        guard let command = body?["command"]?.stringValue, let thing = body?["thing"]?.stringValue else {
-            return .write
-        }
-        return await backend.commandPermission(thing: thing, command: command)
-    }
-
+    /// What a schedule needs is decided by the schedule service from what its firings will do.
     func saveSchedule(_ request: HTTPRequest, id: String?) async -> HTTPResponse {
         guard let body = request.json, body.objectValue != nil else {
             return .error(400, "the body must be a JSON object: {\"thing\": …, \"program\": …} (docs/schedules.md)")
         }
-        switch await backend.saveSchedule(id: id, request: body) {
+        switch await backend.saveSchedule(id: id, request: body, identity: identity(of: request)) {
         case .success(let (schedule, created)): return .json(schedule, status: created ? 201 : 200)
         case .failure(let error): return .error(error)
         }
@@ -298,7 +304,9 @@ public struct ControlAPI: HTTPResponder {
             return .shadowError(error)
         }
         // Only an update reads the body; a REST get or delete carries no clientToken.
-        switch await backend.shadow(operation, id: id, payload: operation == .update ? request.body : []) {
+        switch await backend.shadow(
+            operation, id: id, payload: operation == .update ? request.body : [], identity: identity(of: request))
+        {
         case .success(let body): return .json(body)
         case .failure(let error): return .shadowError(error)
         }

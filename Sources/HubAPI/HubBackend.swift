@@ -2,6 +2,7 @@ public import HubCore
 
 /// A state-changing request as the audit log records it.
 public struct AuditRecord: Sendable {
+    public var identity: Identity
     public var caller: Caller?
     public var pid: Int32?
     public var action: String
@@ -16,9 +17,8 @@ public protocol HubBackend: Sendable {
     func epochSeconds() -> Int64
 
     /// Runs a REST shadow request through the same path as an MQTT one; returns the body.
-    func shadow(_ operation: ShadowTopic.Operation, id: ShadowID, payload: [UInt8]) async -> Result<
-        JSONValue, ShadowError
-    >
+    func shadow(_ operation: ShadowTopic.Operation, id: ShadowID, payload: [UInt8], identity: Identity) async
+        -> Result<JSONValue, ShadowError>
     func namedShadows(of thing: String) async -> [String]
 
     /// Ready once the broker is connected and the hub subscribed.
@@ -37,10 +37,8 @@ public protocol HubBackend: Sendable {
     func plugin(_ id: String) async -> Result<JSONValue, HubError>
     func restartPlugin(_ id: String) async -> Result<JSONValue, HubError>
 
-    /// What running `command` on `thing` needs: `.sensitive` for commands marked so.
-    func commandPermission(thing: String, command: String) async -> Permission
     /// Creates a command; `created` is false when an idempotency key named an existing one.
-    func createCommand(thing: String, request: JSONValue, caller: Caller?) async -> Result<
+    func createCommand(thing: String, request: JSONValue, identity: Identity) async -> Result<
         (JSONValue, created: Bool), HubError
     >
     func commands(thing: String?, state: String?, limit: Int) async -> Result<JSONValue, HubError>
@@ -53,11 +51,21 @@ public protocol HubBackend: Sendable {
     func schedules() async -> JSONValue
     func schedule(_ id: String) async -> Result<JSONValue, HubError>
     /// Creates (`id` nil: POST) or replaces (PUT) a schedule; `created` says which.
-    func saveSchedule(id: String?, request: JSONValue) async -> Result<(JSONValue, created: Bool), HubError>
+    func saveSchedule(id: String?, request: JSONValue, identity: Identity) async -> Result<
+        (JSONValue, created: Bool), HubError
+    >
     func removeSchedule(_ id: String) async -> Result<JSONValue, HubError>
     func setScheduleEnabled(_ id: String, _ enabled: Bool) async -> Result<JSONValue, HubError>
     func resumeSchedule(_ id: String) async -> Result<JSONValue, HubError>
     func nextFirings(_ id: String, count: Int, from: String?) async -> Result<JSONValue, HubError>
+
+    /// Application identities (`hubctl apps`): never their secrets, which are shown once.
+    func applications() async -> JSONValue
+    func application(_ name: String) async -> Result<JSONValue, HubError>
+    /// `{"name", "role", "issueCert"?}` → the application with its MQTT password (once).
+    func addApplication(_ request: JSONValue) async -> Result<JSONValue, HubError>
+    func rotateApplication(_ name: String) async -> Result<JSONValue, HubError>
+    func removeApplication(_ name: String) async -> Result<JSONValue, HubError>
 
     func audit(limit: Int, target: String?) async -> Result<JSONValue, HubError>
     func recordAudit(_ record: AuditRecord) async

@@ -94,7 +94,9 @@ extension CommandService {
             "clientToken": .string("commands:\(thing)"),
         ]
         let result = await shadows.perform(
-            .init(.update, ShadowID(unchecked: thing, shadowName: nil), payload: payload.compactBytes), origin: .command
+            .init(.update, ShadowID(unchecked: thing, shadowName: nil), payload: payload.compactBytes),
+            origin: .command,
+            by: .hub
         )
         if case .failure(let error) = result {
             logger.error("cannot write desired.command", metadata: ["device.id": "\(thing)", "error": "\(error)"])

@@ -67,6 +67,9 @@ actor CommandService {
         var timeoutSeconds: Double?
         var idempotencyKey: String?
         var requester: JSONObject
+        /// Who asks, and by which path (api, schedule): a sensitive command needs the sensitive role.
+        var identity: Identity
+        var path: String
     }
 
     /// The schema of `name` for `thing`, or why there is none.
@@ -98,6 +101,20 @@ actor CommandService {
         switch lookUp(thing: request.thing, name: request.name) {
         case .success(let found): (type, schema) = found
         case .failure(let error): return .failure(error)
+        }
+        let permission = type.permission(toRun: request.name)
+        if let refusal = shadows.access.refusal(
+            request.identity, needs: permission, on: request.thing,
+            action:
+                "run the \(permission == .sensitive ? "sensitive " : "")command '\(request.name)' on '\(request.thing)'"
+        ) {
+            // The control API audits its own requests; other paths are audited here.
+            if request.path != "api" {
+                shadows.access.refused(
+                    request.identity, path: request.path, action: "command \(request.name)", target: request.thing,
+                    reason: refusal)
+            }
+            return .failure(HubError(.forbidden, refusal))
         }
         // The lookups above suspended: another request with the same key may have created it since.
         if let key = request.idempotencyKey, let existing = active.values.first(where: { $0.idempotencyKey == key }) {

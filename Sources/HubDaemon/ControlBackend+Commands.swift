@@ -8,11 +8,7 @@ import Metrics
 
 /// The control API's commands, schedules, plugins, device certificates and audit log.
 extension ControlBackend {
-    func commandPermission(thing: String, command: String) async -> Permission {
-        shadows.registry.deviceType(of: thing)?.commands[command]?.sensitive == true ? .sensitive : .write
-    }
-
-    func createCommand(thing: String, request: JSONValue, caller: Caller?) async -> Result<
+    func createCommand(thing: String, request: JSONValue, identity: Identity) async -> Result<
         (JSONValue, created: Bool), HubError
     > {
         guard let name = request["command"]?.stringValue else {
@@ -38,17 +34,18 @@ extension ControlBackend {
         case (.failure(let error), _), (_, .failure(let error)): return .failure(error)
         }
         var requester: JSONObject = [:]
-        if let caller {
+        if case .user(let caller) = identity {
             requester = [
                 "uid": .integer(Int64(caller.uid)), "user": .string(caller.userName),
                 "pid": .integer(Int64(caller.pid)),
             ]
         }
+        requester["identity"] = .string(identity.description)
         let key = request["idempotencyKey"]?.stringValue
         return await commands.create(
             .init(
                 thing: thing, name: name, parameters: parameters, ttlSeconds: ttl, timeoutSeconds: timeout,
-                idempotencyKey: key, requester: requester)
+                idempotencyKey: key, requester: requester, identity: identity, path: "api")
         ).map { ($0.0.json, $0.created) }
     }
 
@@ -104,8 +101,10 @@ extension ControlBackend {
 
     func schedules() async -> JSONValue { await schedules.list() }
     func schedule(_ id: String) async -> Result<JSONValue, HubError> { await schedules.detail(id) }
-    func saveSchedule(id: String?, request: JSONValue) async -> Result<(JSONValue, created: Bool), HubError> {
-        await schedules.save(request, id: id)
+    func saveSchedule(id: String?, request: JSONValue, identity: Identity) async -> Result<
+        (JSONValue, created: Bool), HubError
+    > {
+        await schedules.save(request, id: id, by: identity)
     }
     func removeSchedule(_ id: String) async -> Result<JSONValue, HubError> { await schedules.remove(id) }
     func setScheduleEnabled(_ id: String, _ enabled: Bool) async -> Result<JSONValue, HubError> {
@@ -142,15 +141,20 @@ extension ControlBackend {
     func recordAudit(_ record: AuditRecord) async {
         let entry = AuditEntry(
             time: clock.epochSeconds(), uid: record.caller?.uid, user: record.caller?.userName, pid: record.pid,
-            action: record.action, target: record.target, result: record.result, detail: record.detail)
+            action: record.action, target: record.target, result: record.result, detail: record.detail,
+            identity: record.identity.description, path: "api")
         do {
             try await store.appendAudit(entry)
         } catch {
             logger.error("cannot write the audit log", metadata: ["action": "\(record.action)", "error": "\(error)"])
         }
+        if record.result == 403 {
+            Counter(label: "homehub_access_denied_total", dimensions: [("path", "api")]).increment()
+        }
         logger.info(
             "\(record.action) → \(record.result)",
             metadata: [
+                "audit.identity": "\(record.identity)",
                 "audit.user": "\(entry.user ?? "?")", "audit.uid": "\(entry.uid.map(String.init) ?? "?")",
                 "audit.target": "\(record.target)",
             ])

@@ -20,15 +20,18 @@ struct ControlBackend: HubBackend {
     let schedules: ScheduleService
     let authority: DeviceCA?
     let tlsPort: Int
+    let identities: IdentityTable
+    /// The embedded broker's access files (nil with an external broker).
+    let brokerAccess: BrokerAccess?
     let logger: Logger
     let metrics: @Sendable () -> String
 
     func epochSeconds() -> Int64 { clock.epochSeconds() }
 
-    func shadow(_ operation: ShadowTopic.Operation, id: ShadowID, payload: [UInt8]) async -> Result<
-        JSONValue, ShadowError
-    > {
-        await shadows.perform(.init(operation, id, payload: payload), origin: .api).map(\.accepted)
+    func shadow(_ operation: ShadowTopic.Operation, id: ShadowID, payload: [UInt8], identity: Identity) async
+        -> Result<JSONValue, ShadowError>
+    {
+        await shadows.perform(.init(operation, id, payload: payload), origin: .api, by: identity).map(\.accepted)
     }
 
     func namedShadows(of thing: String) async -> [String] { await shadows.namedShadows(of: thing) }
@@ -151,6 +154,7 @@ struct ControlBackend: HubBackend {
             if let existing = shadows.registry.thing(name) { stored.createdAt = existing.createdAt }
             try await store.registerThing(registration)
             shadows.registry.register(stored)
+            brokerAccess?.changed()
             if let type {
                 let device = await PluginBridge.device(stored, shadows: shadows)
                 await plugins.notify(type: type, "device.added", ["device": device])
@@ -172,6 +176,7 @@ struct ControlBackend: HubBackend {
                 return .failure(.notFound("no registered thing named '\(name)'"))
             }
             shadows.registry.remove(name)
+            brokerAccess?.changed()
             if let type { await plugins.notify(type: type, "device.removed", ["thing": .string(name)]) }
             events.publish(["type": "thing.removed", "thing": .string(name)])
             return .success(["name": .string(name), "removed": true])

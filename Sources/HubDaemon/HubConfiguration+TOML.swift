@@ -22,7 +22,13 @@ extension HubConfiguration {
             failure: { path, rule in ConfigurationError(message: "\(source): '\(path)' \(rule)") })
         try reader.onlyKeys(["hub", "mqtt", "plugins", "shadows", "policy", "things"])
         if let hub = try reader.object("hub") {
-            try hub.onlyKeys(["data_dir", "socket", "socket_group", "log_level", "time_zone"])
+            try hub.onlyKeys(["data_dir", "socket", "socket_group", "socket_mode", "log_level", "time_zone"])
+            if let text = try hub.string("socket_mode") {
+                guard let mode = UInt32(text, radix: 8), mode <= 0o777 else {
+                    throw hub.fail("socket_mode", "must be an octal file mode such as \"0660\" (got \"\(text)\")")
+                }
+                self.hub.socketMode = mode
+            }
             self.hub.timeZone = try hub.string("time_zone")
             self.hub.dataDirectory = try hub.string("data_dir") ?? self.hub.dataDirectory
             self.hub.socket = try hub.string("socket") ?? self.hub.socket
@@ -38,7 +44,7 @@ extension HubConfiguration {
         if let mqtt = try reader.object("mqtt") {
             try mqtt.onlyKeys([
                 "mode", "host", "port", "socket", "tls_port", "ca_file", "cert_file", "key_file", "username",
-                "password", "device_password_file", "client_id", "mosquitto",
+                "password", "device_password_file", "client_id", "mosquitto", "anonymous_role", "broker_plugin",
             ])
             if let mode = try mqtt.string("mode") {
                 guard let parsed = MQTT.Mode(rawValue: mode) else {
@@ -58,6 +64,18 @@ extension HubConfiguration {
             self.mqtt.password = try mqtt.string("password") ?? self.mqtt.password
             self.mqtt.clientID = try mqtt.string("client_id") ?? self.mqtt.clientID
             self.mqtt.mosquitto = try mqtt.string("mosquitto") ?? self.mqtt.mosquitto
+            self.mqtt.brokerPlugin = try mqtt.string("broker_plugin") ?? self.mqtt.brokerPlugin
+            if let role = try mqtt.string("anonymous_role") {
+                switch role {
+                case "none": self.mqtt.anonymousRole = nil
+                case "read": self.mqtt.anonymousRole = .read
+                case "write": self.mqtt.anonymousRole = .write
+                default:
+                    throw mqtt.fail(
+                        "anonymous_role",
+                        "must be none, read or write (got \"\(role)\"); anonymous clients never get the sensitive role")
+                }
+            }
             let files = [self.mqtt.caFile, self.mqtt.certFile, self.mqtt.keyFile].compactMap { $0 }.count
             if self.mqtt.mode == .embedded, self.mqtt.tlsPort != 0, files != 0, files != 3 {
                 // None: the hub's own CA (data_dir/ca) signs the listener's and the devices' certificates.

@@ -9,6 +9,9 @@ public struct HubConfiguration: Sendable, Equatable {
         public var socket = "/run/homehub/hubctl.sock"
         /// The group the socket is given to; when it does not exist the process's own is kept.
         public var socketGroup = "homehub"
+        /// The socket file's mode. Who may do what is the policy's to decide (SO_PEERCRED);
+        /// the mode decides who reaches it at all.
+        public var socketMode: UInt32 = 0o660
         public var logLevel = "info"
         /// The IANA zone of schedules that name none; nil follows the system's (and its changes).
         public var timeZone: String?
@@ -26,9 +29,15 @@ public struct HubConfiguration: Sendable, Equatable {
         public var socket: String?
         /// Embedded: a TLS listener on this port requiring client certificates (0: none).
         public var tlsPort = 0
-        /// Embedded: a mosquitto password file; devices on `host:port` must then log in with a
-        /// user and password from it (no anonymous access). The Debian package generates one.
+        /// Embedded: a mosquitto password file whose users become applications with role
+        /// `write` at start (kept if they exist). The Debian package generated one before
+        /// applications existed; `hubctl apps` replaces it.
         public var devicePasswordFile: String?
+        /// Embedded: the role of clients that do not log in; nil (`none`) refuses them. Never
+        /// `sensitive`. `make run`'s demo sets `write`.
+        public var anonymousRole: Permission?
+        /// Embedded: homehub's mosquitto plugin; nil looks beside homehubd, then in /usr/lib/homehub.
+        public var brokerPlugin: String?
         /// External: the hub's client TLS files. Embedded: the TLS listener's files.
         public var caFile: String?
         public var certFile: String?

@@ -44,7 +44,9 @@ public enum HubDaemon {
         if let inherited = Systemd.listenDescriptors().first {
             listener = .inheritedDescriptor(inherited)
         } else {
-            listener = .path(configuration.hub.socket, group: groupID(configuration.hub.socketGroup, logger: logger))
+            listener = .path(
+                configuration.hub.socket, mode: configuration.hub.socketMode,
+                group: groupID(configuration.hub.socketGroup, logger: logger))
         }
         services.append(
             .init(
@@ -85,14 +87,6 @@ public enum HubDaemon {
 
         let store = try HubStore(path: configuration.databasePath, now: clock.epochSeconds())
 
-        // Two connections: requests come in on one, answers go out on the other. The inbound
-        // one's network thread waits when the hub is behind (backpressure); the outbound one's
-        // must keep reading acknowledgements meanwhile, or a full publish window and a full
-        // inbox would wait on each other (docs/architecture.md).
-        let client = try MQTTClient(options: mqttOptions(configuration))
-        var outboundOptions = mqttOptions(configuration)
-        outboundOptions.clientID += "-out"
-        let outbound = try MQTTClient(options: outboundOptions)
         let status = HubStatus(clock: clock)
         let events = EventBus(logger: logger)
         for thing in configuration.things {
@@ -111,12 +105,42 @@ public enum HubDaemon {
             }
         }
         let registry = ThingRegistry(things: try await store.things(), deviceTypes: types, owners: owners)
+        let embedded = configuration.mqtt.mode == .embedded
+        let identities = IdentityTable(
+            applications: try await applications(configuration, store: store, clock: clock, logger: logger))
+        let access = AccessGate(
+            rules: AccessRules(
+                policy: configuration.policy, anonymousRole: embedded ? configuration.mqtt.anonymousRole : nil),
+            directory: identities, store: store, clock: clock, logger: logger)
+        var brokerAccess: BrokerAccess?
+        if embedded {
+            brokerAccess = BrokerAccess(
+                directory: configuration.hub.dataDirectory, anonymousRole: configuration.mqtt.anonymousRole,
+                identities: identities, registry: registry, logger: logger)
+        }
+        // Two connections: requests come in on one, answers go out on the other. The inbound
+        // one's network thread waits when the hub is behind (backpressure); the outbound one's
+        // must keep reading acknowledgements meanwhile, or a full publish window and a full
+        // inbox would wait on each other (docs/architecture.md).
+        var inboundOptions = mqttOptions(configuration)
+        if let brokerAccess {
+            // The embedded broker knows the hub by this login, and stamps every client's message
+            // with its sender (MQTT 5 user properties).
+            inboundOptions.username = BrokerAccess.hubUser
+            inboundOptions.password = brokerAccess.hubPassword
+            inboundOptions.protocolVersion5 = true
+        }
+        let client = try MQTTClient(options: inboundOptions)
+        var outboundOptions = inboundOptions
+        outboundOptions.clientID += "-out"
+        let outbound = try MQTTClient(options: outboundOptions)
         let deltas = LatestValues<ShadowID, ShadowFanOut.DeltaNotice>()
         let manualChanges = LatestValues<ShadowID, ShadowFanOut.ManualDesiredChange>()
         let shadows = try await ShadowService(
             store: store, limits: configuration.shadows.limits,
             requestsPerSecondPerThing: configuration.shadows.requestsPerSecondPerThing,
             requireRegisteredThings: configuration.shadows.requireRegisteredThings, clock: clock, registry: registry,
+            access: access,
             fanOut: ShadowFanOut(
                 publisher: MQTTShadowPublisher(client: outbound, logger: logger), events: events, deltas: deltas,
                 manualChanges: manualChanges),
@@ -153,18 +177,20 @@ public enum HubDaemon {
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if configuration.mqtt.mode == .embedded {
+            guard let brokerAccess else { throw ConfigurationError(message: "the embedded broker has no access files") }
+            do {
+                try brokerAccess.writeFiles()
+            } catch {
+                throw ConfigurationError(message: "the embedded broker's access files: \(error)")
+            }
             var broker = EmbeddedBroker.Configuration(
-                directory: configuration.hub.dataDirectory, socketPath: configuration.brokerSocketPath)
+                directory: configuration.hub.dataDirectory, socketPath: configuration.brokerSocketPath,
+                access: .init(
+                    pluginPath: try brokerPlugin(configuration), passwordFile: brokerAccess.passwordFile,
+                    rulesFile: brokerAccess.rulesFile, allowAnonymous: configuration.mqtt.anonymousRole != nil))
             broker.host = configuration.mqtt.host
             broker.port = configuration.mqtt.port
             broker.executable = configuration.mqtt.mosquitto
-            if let file = configuration.mqtt.devicePasswordFile, access(file, R_OK) != 0 {
-                throw ConfigurationError(
-                    message:
-                        "mqtt.device_password_file: cannot read \(file) (\(String(cString: strerror(errno)))); create it with mosquitto_passwd -c \(file) device"
-                )
-            }
-            broker.devicePasswordFile = configuration.mqtt.devicePasswordFile
             if configuration.mqtt.tlsPort != 0 {
                 if let ca = configuration.mqtt.caFile, let cert = configuration.mqtt.certFile,
                     let key = configuration.mqtt.keyFile
@@ -179,13 +205,14 @@ public enum HubDaemon {
             services.append(
                 .init(
                     service: BrokerService(
-                        broker: EmbeddedBroker(configuration: broker, logger: logger), status: status)))
+                        broker: EmbeddedBroker(configuration: broker, logger: logger), status: status,
+                        access: brokerAccess)))
         }
         services.append(
             .init(
                 service: MQTTShadowService(
                     client: client, outbound: outbound, shadows: shadows, status: status, logger: logger,
-                    commandUpdates: commandUpdates)))
+                    commandUpdates: commandUpdates, stampExpected: embedded)))
         services.append(.init(service: PluginService(plugins: plugins, shadows: shadows, deltas: deltas)))
         services.append(.init(service: CommandTimerService(commands: commands, updates: commandUpdates)))
         services.append(
@@ -193,7 +220,8 @@ public enum HubDaemon {
         let backend = ControlBackend(
             shadows: shadows, store: store, status: status, events: events, clock: clock,
             limits: configuration.shadows.limits, plugins: plugins, commands: commands, schedules: schedules,
-            authority: authority, tlsPort: configuration.mqtt.tlsPort, logger: logger,
+            authority: authority, tlsPort: configuration.mqtt.tlsPort, identities: identities,
+            brokerAccess: brokerAccess, logger: logger,
             metrics: {
                 let text = metrics.emitToString()
                 return text.hasSuffix("\n") ? text : text + "\n"

@@ -46,9 +46,13 @@ struct PluginService: Service {
 struct BrokerService: Service {
     let broker: EmbeddedBroker
     let status: HubStatus
+    let access: BrokerAccess?
 
     func run() async throws {
-        try await runUntilGracefulShutdown { try await broker.run(onProblem: { status.brokerProblem($0) }) }
+        try await runUntilGracefulShutdown {
+            try await broker.run(
+                onStart: { access?.brokerStarted(pid: $0.pid) }, onProblem: { status.brokerProblem($0) })
+        }
     }
 }
 

@@ -35,6 +35,8 @@ struct MQTTShadowService: Service {
     let logger: Logger
     /// Command responses from MQTT devices (`cmd/THING/response`), to the ledger.
     let commandUpdates: AsyncChannel<CommandUpdate>
+    /// Whether the broker stamps senders (the embedded broker with homehub's plugin).
+    let stampExpected: Bool
     /// Requests whose write is still in flight; at the bound, the next message waits.
     var maxInFlight = 1024
 
@@ -47,7 +49,10 @@ struct MQTTShadowService: Service {
                 group.addTask { await followInbound() }
                 group.addTask { await followOutbound() }
                 do {
-                    for filter in ShadowTopic.requestFilters + ["cmd/+/response"] {
+                    // The broker plugin's refusals, which only the hub may read.
+                    let filters =
+                        ShadowTopic.requestFilters + ["cmd/+/response"] + (stampExpected ? [Self.deniedTopic] : [])
+                    for filter in filters {
                         try await client.subscribe(filter, qos: 1)
                     }
                 } catch {
@@ -57,12 +62,17 @@ struct MQTTShadowService: Service {
                 logger.info("serving shadows", metadata: ["mqtt.filters": "\(ShadowTopic.requestFilters)"])
                 var inFlight = 0
                 for await message in client.messages {
+                    if message.topic == Self.deniedTopic, stampExpected {
+                        brokerRefused(message)
+                        continue
+                    }
                     if let thing = Self.commandResponseThing(message.topic) {
                         await forwardCommandResponse(message, thing: thing)
                         continue
                     }
                     guard let topic = ShadowTopic(message.topic) else { continue }
-                    let submission = await shadows.submit(topic, payload: message.payload, origin: .mqtt)
+                    let submission = await shadows.submit(
+                        topic, payload: message.payload, origin: .mqtt, by: sender(of: message))
                     if inFlight >= maxInFlight {
                         await group.next()
                         inFlight -= 1
@@ -101,6 +111,41 @@ struct MQTTShadowService: Service {
                 "outbound MQTT connection up",
                 metadata: ["deltas.resent": "\(resent)", "messages.dropped_while_away": "\(dropped)"])
         }
+    }
+
+    /// Who sent a message: the embedded broker's plugin stamps every client's message with the
+    /// identity it authenticated; a message without the stamp (an external broker, a last will)
+    /// is unidentified, and the access rules treat it so (docs/security.md).
+    func sender(of message: MQTTMessage) -> Identity {
+        guard let stamp = message.userProperty(Identity.brokerStampProperty) else {
+            return .unidentified(stampExpected ? "a message the broker did not stamp" : "an external broker")
+        }
+        return Identity(brokerStamp: stamp) ?? .unidentified("an unreadable stamp '\(stamp)'")
+    }
+
+    /// Where homehub's broker plugin reports each PUBLISH it refused.
+    static let deniedTopic = "$homehub/broker/denied"
+
+    /// A refusal by the broker: logged, counted and audited like every other (docs/security.md).
+    func brokerRefused(_ message: MQTTMessage) {
+        // The broker's own messages carry no stamp; every client's does (and only the hub may
+        // publish under $homehub/ at all).
+        guard message.userProperty(Identity.brokerStampProperty) == nil,
+            let report = try? JSONParser().parse(message.payload), let topic = report["topic"]?.stringValue
+        else { return }
+        let identity = report["identity"]?.stringValue.flatMap(Identity.init(brokerStamp:)) ?? .unidentified("unknown")
+        var target = topic
+        if let shadowTopic = ShadowTopic(topic) {
+            target = AccessGate.target(ShadowID(unchecked: shadowTopic.thingName, shadowName: shadowTopic.shadowName))
+        } else if let thing = Self.commandResponseThing(topic) {
+            target = thing
+        }
+        var reason =
+            "\(identity.phrase) may not publish to \(topic): \(report["reason"]?.stringValue ?? "refused") (the broker refused it)"
+        if let suppressed = report["suppressed"]?.integerValue, suppressed > 0 {
+            reason += "; \(suppressed) more refusals were not reported (over 50/s)"
+        }
+        shadows.access.refused(identity, path: "mqtt", action: "publish", target: target, reason: reason)
     }
 
     /// `cmd/THING/response` → THING.

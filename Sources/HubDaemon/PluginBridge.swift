@@ -53,7 +53,8 @@ struct PluginBridge: PluginHostDelegate {
             return error.message
         }
         let payload: JSONValue = ["state": ["reported": .object(reported)], "clientToken": .string("plugin:\(plugin)")]
-        let answer = await shadows.perform(.init(.update, id, payload: payload.compactBytes), origin: .plugin(plugin))
+        let answer = await shadows.perform(
+            .init(.update, id, payload: payload.compactBytes), origin: .plugin(plugin), by: .plugin(plugin))
         if case .failure(let error) = answer { return "\(error.code) \(error.message)" }
         return nil
     }

@@ -60,7 +60,11 @@ extension ScheduleService {
 
     /// Creates (POST: `id` nil) or replaces (PUT) a schedule after checking it against the zone,
     /// the thing's device type and its commands.
-    func save(_ request: JSONValue, id: String?) async -> Result<(JSONValue, created: Bool), HubError> {
+    /// Creates or replaces a schedule as `identity`, who must hold now what its firings will need:
+    /// a firing acts with its creator's rights as they are then (docs/security.md).
+    func save(_ request: JSONValue, id: String?, by identity: Identity) async -> Result<
+        (JSONValue, created: Bool), HubError
+    > {
         let now = clock.epochSeconds()
         var schedule: Schedule
         do {
@@ -79,6 +83,8 @@ extension ScheduleService {
         } catch {
             return .failure(.invalid(error.description))
         }
+        schedule.createdBy = identity
+        if let refusal = refusal(schedule, by: identity) { return .failure(HubError(.forbidden, refusal)) }
         if let problem = await check(schedule) { return .failure(.invalid(problem)) }
         // Decided after the check's suspension, on the planner as it is now.
         if id == nil, planner.schedules[schedule.id] != nil {
@@ -100,6 +106,26 @@ extension ScheduleService {
         if let run { await execute(run, at: now) }
         persistChanges(at: now)
         return .success((summary(planner.schedules[schedule.id] ?? schedule, now: now), created))
+    }
+
+    /// Why `identity` may not make this schedule: what its firings need (a sensitive shadow or
+    /// command needs the sensitive role), checked now as it will be at each firing.
+    func refusal(_ schedule: Schedule, by identity: Identity) -> String? {
+        let type = shadows.registry.deviceType(of: schedule.thing)
+        let permission: Permission
+        let action: String
+        switch schedule.action {
+        case .command(let name, _)?:
+            permission = type?.permission(toRun: name) ?? .write
+            action =
+                "create a schedule that runs the \(permission == .sensitive ? "sensitive " : "")command '\(name)' on '\(schedule.thing)'"
+        default:
+            let id = ShadowID(unchecked: schedule.thing, shadowName: schedule.shadow)
+            let (needed, change) = AccessGate.shadowChange(id, type: type)
+            permission = needed
+            action = "create a schedule that would \(change)"
+        }
+        return shadows.access.refusal(identity, needs: permission, on: schedule.thing, action: action)
     }
 
     /// What a device type says against the schedule's values and command, if it has a type.

@@ -139,7 +139,8 @@ actor ScheduleService {
                 let id = try ShadowID(
                     thingName: schedule.thing, shadowName: schedule.shadow, limits: shadows.engine.limits)
                 switch await shadows.perform(
-                    .init(.update, id, payload: payload.compactBytes), origin: .schedule(schedule.id))
+                    .init(.update, id, payload: payload.compactBytes), origin: .schedule(schedule.id),
+                    by: schedule.identity)
                 {
                 case .success(let outcome):
                     record["applied"] = .object(patch)
@@ -157,7 +158,8 @@ actor ScheduleService {
             let result = await commands.create(
                 .init(
                     thing: schedule.thing, name: command.name, parameters: command.parameters, ttlSeconds: nil,
-                    timeoutSeconds: nil, idempotencyKey: key, requester: ["schedule": .string(schedule.id)]))
+                    timeoutSeconds: nil, idempotencyKey: key, requester: ["schedule": .string(schedule.id)],
+                    identity: schedule.identity, path: "schedule"))
             switch result {
             case .success(let (created, _)):
                 record["command"] = .string(created.id)

@@ -72,6 +72,8 @@ public actor ShadowService {
     nonisolated let logger: Logger
     nonisolated let fanOut: ShadowFanOut
     public let registry: ThingRegistry
+    /// Who may change what (docs/security.md): asked in `submit`, for every path.
+    public nonisolated let access: AccessGate
     let requireRegisteredThings: Bool
     private var head: [ShadowID: Versioned] = [:]
     private var durable: [ShadowID: Versioned] = [:]
@@ -86,8 +88,9 @@ public actor ShadowService {
 
     public init(
         store: HubStore, limits: ShadowLimits, requestsPerSecondPerThing: Double, requireRegisteredThings: Bool,
-        clock: any HubClock, registry: ThingRegistry, fanOut: ShadowFanOut, logger: Logger
+        clock: any HubClock, registry: ThingRegistry, access: AccessGate, fanOut: ShadowFanOut, logger: Logger
     ) async throws {
+        self.access = access
         self.engine = ShadowEngine(limits: limits)
         self.store = store
         self.clock = clock
@@ -109,10 +112,14 @@ public actor ShadowService {
         let service: ShadowService
         let request: Request
         let origin: Origin
+        let identity: Identity
         let immediate: Answer?
         let write: Write?
         /// Where a rejection goes on MQTT when the name itself was invalid.
         var rejectedTopic: String?
+        /// A change of desired state (or a deletion) that this layer audits once answered: the
+        /// desired section as sent (null for a deletion). The control API audits its own requests.
+        var audited: JSONValue?
 
         struct Write: Sendable {
             var ticket: WriteTicket
@@ -132,15 +139,23 @@ public actor ShadowService {
                 answer = immediate ?? .failure(.internalFailure)
             }
             await service.fanOut.publish(answer, of: request, origin: origin, rejectedTopic: rejectedTopic)
+            if let audited {
+                service.auditChange(request, identity: identity, origin: origin, answer: answer, desired: audited)
+            }
             return answer
         }
     }
 
     /// Checks and applies a request without suspending; the write (if any) is queued in order.
-    public func submit(_ request: Request, origin: Origin) -> Submission {
+    /// `identity` is who asks: the same rules hold whatever the path (`origin`).
+    public func submit(_ request: Request, origin: Origin, by identity: Identity) -> Submission {
         let id = request.id
+        var audited: JSONValue?
         func done(_ answer: Answer) -> Submission {
-            Submission(service: self, request: request, origin: origin, immediate: answer, write: nil)
+            var submission = Submission(
+                service: self, request: request, origin: origin, identity: identity, immediate: answer, write: nil)
+            submission.audited = audited
+            return submission
         }
         func refused(_ error: ShadowError) -> Submission {
             done(
@@ -162,6 +177,10 @@ public actor ShadowService {
             case .update:
                 let update = try ShadowUpdateRequest(
                     ShadowEngine.parse(request.payload, limits: engine.limits), limits: engine.limits)
+                if let desired = update.desired {
+                    if Self.auditedOrigins(origin) { audited = desired }
+                    try authorize(identity, origin: origin, id, desired: desired, clientToken: update.clientToken)
+                }
                 if case .object(let desired)? = update.desired, let type = registry.deviceType(of: id.thingName) {
                     do {
                         try type.validateDesired(desired, shadow: id.shadowName, thing: id.thingName)
@@ -171,14 +190,20 @@ public actor ShadowService {
                 }
                 let applied = try engine.update(current, request: update, at: now)
                 return queue(
-                    request, origin: origin, record: applied.record, replacing: current, at: now,
+                    request, origin: origin, identity: identity, audited: audited, record: applied.record,
+                    replacing: current, at: now,
                     outcome: Outcome(
                         accepted: applied.accepted, delta: applied.delta, documents: applied.documents,
                         record: applied.record), clientToken: applied.clientToken)
             case .delete:
+                if Self.auditedOrigins(origin) { audited = .null }
+                try authorize(
+                    identity, origin: origin, id, desired: nil,
+                    clientToken: ShadowUpdateRequest.bestEffortClientToken(request.payload, limits: engine.limits))
                 let deletion = try engine.delete(current, id: id, payload: request.payload, at: now)
                 return queue(
-                    request, origin: origin, record: deletion.record, replacing: current, at: now,
+                    request, origin: origin, identity: identity, audited: audited, record: deletion.record,
+                    replacing: current, at: now,
                     outcome: Outcome(accepted: deletion.accepted),
                     clientToken: deletion.accepted["clientToken"]?.stringValue)
             }
@@ -188,27 +213,89 @@ public actor ShadowService {
     }
 
     /// A request on a shadow topic, whose names may still be invalid.
-    public func submit(_ topic: ShadowTopic, payload: [UInt8], origin: Origin) -> Submission {
+    public func submit(_ topic: ShadowTopic, payload: [UInt8], origin: Origin, by identity: Identity) -> Submission {
         do {
             return submit(
-                Request(topic.operation, try topic.shadowID(limits: engine.limits), payload: payload), origin: origin)
+                Request(topic.operation, try topic.shadowID(limits: engine.limits), payload: payload), origin: origin,
+                by: identity)
         } catch {
             let request = Request(topic.operation, ShadowID(unchecked: topic.thingName, shadowName: topic.shadowName))
             var submission = Submission(
-                service: self, request: request, origin: origin, immediate: .failure(error), write: nil)
+                service: self, request: request, origin: origin, identity: identity, immediate: .failure(error),
+                write: nil)
             submission.rejectedTopic = topic.rejectedTopic
             return submission
         }
     }
 
     /// One call, one answer: for callers that handle one request at a time.
-    public nonisolated func perform(_ request: Request, origin: Origin) async -> Answer {
-        await submit(request, origin: origin).answer()
+    public nonisolated func perform(_ request: Request, origin: Origin, by identity: Identity) async -> Answer {
+        await submit(request, origin: origin, by: identity).answer()
+    }
+
+    // MARK: - Who may
+
+    /// Paths this layer audits; the control API audits its own requests, the ledger its commands,
+    /// and a plugin's reports are the device telling what is.
+    static func auditedOrigins(_ origin: Origin) -> Bool {
+        switch origin {
+        case .mqtt, .schedule: return true
+        case .api, .plugin, .command: return false
+        }
+    }
+
+    /// Refuses a change of desired state (`desired` nil: a deletion) that `identity` may not make:
+    /// a sensitive shadow needs the sensitive role; `desired.command` belongs to the command ledger.
+    private func authorize(
+        _ identity: Identity, origin: Origin, _ id: ShadowID, desired: JSONValue?, clientToken: String?
+    ) throws(ShadowError) {
+        let type = registry.deviceType(of: id.thingName)
+        var (permission, action) = AccessGate.shadowChange(id, type: type)
+        var reason: String?
+        if origin != .command, desired?["command"] != nil, type.map({ !$0.commands.isEmpty }) == true {
+            reason =
+                "\(identity.phrase) may not write desired.command of '\(id.thingName)': the command ledger writes it; request a command instead (hubctl COMMAND \(id.thingName), POST /v1/things/\(id.thingName)/commands)"
+            permission = .sensitive
+            action = "write desired.command"
+        } else if id.shadowName == nil, let type, type.sensitiveShadows.contains("") {
+            permission = .sensitive
+        }
+        if reason == nil {
+            reason = access.refusal(identity, needs: permission, on: id.thingName, action: action)
+        }
+        guard let reason else { return }
+        // The control API logs, counts and audits its own refusals.
+        if origin != .api {
+            access.refused(
+                identity, path: origin.via, action: desired == nil ? "delete shadow" : "update desired",
+                target: AccessGate.target(id), reason: reason)
+        }
+        throw ShadowError(code: 403, message: reason, clientToken: clientToken)
+    }
+
+    /// An audit row for a change this layer audits (MQTT, schedules): accepted or refused.
+    nonisolated func auditChange(
+        _ request: Request, identity: Identity, origin: Origin, answer: Answer, desired: JSONValue
+    ) {
+        let status: Int
+        var detail: String?
+        switch answer {
+        case .success: status = 200
+        case .failure(let error):
+            // An access refusal was audited where it was decided.
+            if error.code == 403 { return }
+            status = error.code
+            detail = error.message
+        }
+        if detail == nil, request.operation == .update { detail = "desired \(String(desired.compactText.prefix(500)))" }
+        access.audit(
+            identity, path: origin.via, action: request.operation == .delete ? "delete shadow" : "update desired",
+            target: AccessGate.target(request.id), result: status, detail: detail)
     }
 
     private func queue(
-        _ request: Request, origin: Origin, record: ShadowRecord, replacing current: ShadowRecord?, at now: Int64,
-        outcome: Outcome, clientToken: String?
+        _ request: Request, origin: Origin, identity: Identity, audited: JSONValue?, record: ShadowRecord,
+        replacing current: ShadowRecord?, at now: Int64, outcome: Outcome, clientToken: String?
     ) -> Submission {
         nextSequence += 1
         head[request.id] = Versioned(sequence: nextSequence, record: record)
@@ -216,7 +303,10 @@ public actor ShadowService {
         let write = Submission.Write(
             ticket: ticket, sequence: nextSequence, record: record, outcome: outcome, clientToken: clientToken,
             started: clock.monotonicNanoseconds())
-        return Submission(service: self, request: request, origin: origin, immediate: nil, write: write)
+        var submission = Submission(
+            service: self, request: request, origin: origin, identity: identity, immediate: nil, write: write)
+        submission.audited = audited
+        return submission
     }
 
     /// Waits for the write outside the actor, then records the outcome in one step.

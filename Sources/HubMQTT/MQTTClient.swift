@@ -59,11 +59,16 @@ public final class MQTTClient: Sendable {
         mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
         mosquitto_connect_callback_set(handle, onConnect)
         mosquitto_disconnect_callback_set(handle, onDisconnect)
-        mosquitto_message_callback_set(handle, onMessage)
+        if options.protocolVersion5 {
+            mosquitto_message_v5_callback_set(handle, onMessageV5)
+        } else {
+            mosquitto_message_callback_set(handle, onMessage)
+        }
         mosquitto_publish_callback_set(handle, onPublish)
         mosquitto_subscribe_callback_set(handle, onSubscribe)
         mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, 1)
-        mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, Int32(MQTT_PROTOCOL_V311))
+        mosquitto_int_option(
+            handle, MOSQ_OPT_PROTOCOL_VERSION, Int32(options.protocolVersion5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311))
         mosquitto_max_inflight_messages_set(handle, 0)
         mosquitto_reconnect_delay_set(
             handle, UInt32(options.reconnectDelaySeconds), UInt32(options.maxReconnectDelaySeconds), true)
@@ -369,6 +374,37 @@ private func onMessage(
         } ?? []
     client.received(
         MQTTMessage(topic: String(cString: raw.topic), payload: payload, qos: Int(raw.qos), retain: raw.retain))
+}
+
+/// MQTT 5: the message with its user properties (the embedded broker stamps the sender there).
+private func onMessageV5(
+    _: OpaquePointer?, _ userData: UnsafeMutableRawPointer?, _ message: UnsafePointer<mosquitto_message>?,
+    _ properties: OpaquePointer?
+) {
+    guard let message, let client = client(userData) else { return }
+    let raw = message.pointee
+    let payload: [UInt8] =
+        raw.payload.map {
+            Array(UnsafeRawBufferPointer(start: $0, count: Int(raw.payloadlen)))
+        } ?? []
+    var userProperties: [(String, String)] = []
+    var name: UnsafeMutablePointer<CChar>?
+    var value: UnsafeMutablePointer<CChar>?
+    var property = mosquitto_property_read_string_pair(
+        properties, Int32(MQTT_PROP_USER_PROPERTY.rawValue), &name, &value, false)
+    while property != nil {
+        if let name, let value { userProperties.append((String(cString: name), String(cString: value))) }
+        free(name)
+        free(value)
+        name = nil
+        value = nil
+        property = mosquitto_property_read_string_pair(
+            property, Int32(MQTT_PROP_USER_PROPERTY.rawValue), &name, &value, true)
+    }
+    var received = MQTTMessage(
+        topic: String(cString: raw.topic), payload: payload, qos: Int(raw.qos), retain: raw.retain)
+    received.userProperties = userProperties
+    client.received(received)
 }
 
 private func onPublish(_: OpaquePointer?, _ userData: UnsafeMutableRawPointer?, _ mid: Int32) {

@@ -47,6 +47,8 @@ public struct MQTTClientOptions: Sendable {
     public var reconnectDelaySeconds: Int = 1
     public var maxReconnectDelaySeconds: Int = 30
     public var cleanSession: Bool = true
+    /// MQTT 5 instead of 3.1.1: received messages carry their user properties.
+    public var protocolVersion5 = false
     /// Received messages that may wait for the consumer; beyond it, libmosquitto's thread waits.
     public var inboxCapacity: Int = 1024
     /// QoS 1 publishes that may wait for the broker's acknowledgement (see ``MQTTClient/publish``).

@@ -127,6 +127,7 @@ public actor PluginManager {
                 type.shadows.map { shadow in
                     [
                         "name": .string(shadow.name),
+                        "sensitive": .bool(type.sensitiveShadows.contains(shadow.name)),
                         "attributes": .object(
                             JSONObject(
                                 uniqueKeysWithValues: shadow.attributes.sorted { $0.key < $1.key }.map {

@@ -65,10 +65,11 @@ public struct PluginManifest: Sendable, Equatable {
     static func deviceType(_ name: String, _ field: Field) throws(Failure) -> DeviceType {
         try field.onlyKeys(["description", "shadows", "commands"])
         var shadows: [(name: String, attributes: [String: AttributeSchema])] = []
+        var sensitiveShadows: Set<String> = []
         let shadowList = try field.requiredArray("shadows")
         guard !shadowList.isEmpty else { throw field.fail("shadows", "must declare at least one shadow") }
         for shadow in shadowList {
-            try shadow.onlyKeys(["name", "attributes", "description"])
+            try shadow.onlyKeys(["name", "attributes", "description", "sensitive"])
             let shadowName = try shadow.requiredString("name")
             do {
                 try ShadowNameRules.validateShadowName(shadowName)
@@ -84,6 +85,7 @@ public struct PluginManifest: Sendable, Equatable {
                 attributes[attribute] = try Self.attribute(attributeField.child(attribute))
             }
             shadows.append((shadowName, attributes))
+            if try shadow.bool("sensitive") == true { sensitiveShadows.insert(shadowName) }
         }
         var commands: [String: CommandSchema] = [:]
         if let commandField = try field.object("commands") {
@@ -110,7 +112,8 @@ public struct PluginManifest: Sendable, Equatable {
             }
         }
         return DeviceType(
-            name: name, description: try field.string("description"), shadows: shadows, commands: commands)
+            name: name, description: try field.string("description"), shadows: shadows, commands: commands,
+            sensitiveShadows: sensitiveShadows)
     }
 
     static func attribute(_ field: Field) throws(Failure) -> AttributeSchema {

@@ -41,3 +41,13 @@ public enum FileContents {
         return true
     }
 }
+
+extension FileContents {
+    /// Writes `text` to `path.tmp` and renames it over `path`: a reader sees the old file or the
+    /// new one, never a part.
+    public static func replace(_ path: String, with text: String, mode: UInt32) throws(ProcessError) {
+        guard write(text, to: path + ".tmp", mode: mode), rename(path + ".tmp", path) == 0 else {
+            throw ProcessError(message: "cannot write \(path): \(String(cString: strerror(errno)))", errorNumber: errno)
+        }
+    }
+}

@@ -74,6 +74,20 @@ enum Migrations {
             CREATE INDEX schedule_runs_schedule ON schedule_runs (schedule_id, id);
             """
         ),
+        (
+            "2026-12-05-identities",
+            """
+            CREATE TABLE applications (
+                name TEXT PRIMARY KEY,
+                role TEXT NOT NULL,                -- read | write | sensitive
+                mqtt_password_hash TEXT NOT NULL,  -- mosquitto's $7$ form: PBKDF2-SHA512, salted
+                created_at INTEGER NOT NULL,
+                rotated_at INTEGER NOT NULL
+            );
+            ALTER TABLE audit ADD COLUMN identity TEXT;  -- user:alice, application:kitchen, device:porch, …
+            ALTER TABLE audit ADD COLUMN path TEXT;      -- api, mqtt, schedule, plugin, command
+            """
+        ),
     ]
 
     static func apply(to database: SQLiteDatabase, at now: Int64) throws(SQLiteError) {

@@ -17,11 +17,13 @@ struct AuditCommand: AsyncParsableCommand {
             return
         }
         Output.table(
-            ["TIME", "USER", "UID", "PID", "ACTION", "TARGET", "RESULT"],
+            ["TIME", "WHO", "PATH", "ACTION", "TARGET", "RESULT"],
             (body["entries"]?.arrayValue ?? []).map { entry in
-                [
-                    Output.time(entry["time"]), Output.text(entry["user"]), Output.text(entry["uid"]),
-                    Output.text(entry["pid"]),
+                // Rows from before identities were recorded name the user and uid only.
+                var who = entry["identity"]?.stringValue ?? "user:\(Output.text(entry["user"]))"
+                if let uid = entry["uid"]?.integerValue { who += " (uid \(uid))" }
+                return [
+                    Output.time(entry["time"]), who, Output.text(entry["path"] ?? "api"),
                     Output.text(entry["action"]), Output.text(entry["target"]),
                     Output.text(entry["result"]) + (entry["detail"].map { " " + Output.text($0) } ?? ""),
                 ]

@@ -59,6 +59,9 @@ enum CommandRunner {
         let follower = Follower(json: global.json)
         let client = global.client
         let stream = Task {
+            // A stream that cannot start (no connection, no permission) ends the wait for it: the
+            // request below then fails with the hub's own answer.
+            defer { Task { await follower.subscribed() } }
             try await client.stream("/v1/events?thing=\(thing)", onHead: { _ in await follower.subscribed() }) { line in
                 guard line.hasPrefix("data: "), let event = try? JSONParser().parse(String(line.dropFirst(6))),
                     event["type"] == "command.updated"

@@ -40,7 +40,8 @@ struct Hubctl: AsyncParsableCommand {
         subcommands: [
             StatusCommand.self, ThingsCommand.self, ShadowCommand.self, SetCommand.self, WatchCommand.self,
             PluginsCommand.self,
-            AuditCommand.self, CmdCommand.self, UnlockCommand.self, LockCommand.self, CommandsCommand.self,
+            AuditCommand.self, AppsCommand.self, CmdCommand.self, UnlockCommand.self, LockCommand.self,
+            CommandsCommand.self,
             ScheduleCommand.self,
         ]
     )

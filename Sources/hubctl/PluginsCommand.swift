@@ -55,7 +55,8 @@ struct PluginsCommand: AsyncParsableCommand {
             for type in plugin["deviceTypes"]?.arrayValue ?? [] {
                 print("\ndevice type \(Output.text(type["name"]))")
                 for shadow in type["shadows"]?.arrayValue ?? [] {
-                    print("  shadow \(Output.text(shadow["name"]))")
+                    let note = shadow["sensitive"] == true ? " (sensitive: changing it needs the sensitive role)" : ""
+                    print("  shadow \(Output.text(shadow["name"]))\(note)")
                     let rows = (shadow["attributes"]?.objectValue ?? [:]).map { name, attribute in
                         [
                             "    " + name, Output.text(attribute["type"]), describe(attribute),

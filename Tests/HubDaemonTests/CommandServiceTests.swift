@@ -22,7 +22,7 @@ import Testing
         let created = await commands.create(
             .init(
                 thing: thing, name: "unlock", parameters: [:], ttlSeconds: nil, timeoutSeconds: nil,
-                idempotencyKey: nil, requester: [:]))
+                idempotencyKey: nil, requester: [:], identity: .hub, path: "api"))
         let command = try created.get().0
         await commands.report(
             id: command.id, thing: thing, status: "RUNNING", progress: 10, message: nil, result: nil)
@@ -69,7 +69,7 @@ import Testing
         defer { hub.store.close() }
         let request = CommandService.Request(
             thing: "a", name: "unlock", parameters: [:], ttlSeconds: nil, timeoutSeconds: nil, idempotencyKey: "k1",
-            requester: [:])
+            requester: [:], identity: .hub, path: "api")
         async let one = commands.create(request)
         async let two = commands.create(request)
         let (a, b) = try await (one.get(), two.get())

@@ -18,7 +18,7 @@ import Testing
         let events = hub.events.subscribe(thing: "lamp")
 
         let saved = await schedules.save(
-            ["id": "wake", "thing": "lamp", "at": "2027-01-15T09:30", "desired": ["on": true]], id: nil)
+            ["id": "wake", "thing": "lamp", "at": "2027-01-15T09:30", "desired": ["on": true]], id: nil, by: .hub)
         #expect((try? saved.get())?.created == true)
         await schedules.tick()
         #expect(await hub.get("lamp").errorCode == 404, "nothing before its time")

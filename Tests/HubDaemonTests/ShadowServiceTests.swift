@@ -43,11 +43,11 @@ import Testing
         let id = ShadowID(unchecked: "chatty", shadowName: nil)
         let first = await hub.shadows.perform(
             .init(.update, id, payload: Array(#"{"state":{"reported":{"n":1}},"clientToken":"c1"}"#.utf8)),
-            origin: .mqtt)
+            origin: .mqtt, by: .anonymous)
         #expect(first.version == 1)
         let second = await hub.shadows.perform(
             .init(.update, id, payload: Array(#"{"state":{"reported":{"n":2}},"clientToken":"c2"}"#.utf8)),
-            origin: .mqtt)
+            origin: .mqtt, by: .anonymous)
         guard case .failure(let error) = second else {
             Issue.record("the second request within a second must be refused")
             return
@@ -61,7 +61,8 @@ import Testing
         defer { hub.store.close() }
         _ = await hub.update("lamp", ["state": ["reported": ["on": true]]])
         let answer = await hub.shadows.perform(
-            .init(.get, .init(unchecked: "lamp", shadowName: nil), payload: Array(" \n".utf8)), origin: .mqtt)
+            .init(.get, .init(unchecked: "lamp", shadowName: nil), payload: Array(" \n".utf8)), origin: .mqtt,
+            by: .anonymous)
         guard case .failure(let error) = answer else {
             Issue.record("whitespace is not JSON")
             return
@@ -77,7 +78,7 @@ import Testing
             .init(
                 .update, .init(unchecked: "door", shadowName: nil),
                 payload: Array(#"{"state":{"desired":{"command":[]}}}"#.utf8)),
-            origin: .command)
+            origin: .command, by: .hub)
         var iterator = events.events.makeAsyncIterator()
         let event = await iterator.next()
         #expect(event?["via"] == "command")

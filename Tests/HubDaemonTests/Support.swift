@@ -104,7 +104,10 @@ struct ShadowHarness: Sendable {
     let registry: ThingRegistry
     let shadows: ShadowService
 
-    init(types: [DeviceType] = [], things: [ThingRegistration] = [], requestsPerSecond: Double = 0) async throws {
+    init(
+        types: [DeviceType] = [], things: [ThingRegistration] = [], requestsPerSecond: Double = 0,
+        applications: [String: Permission] = [:], policy: AccessPolicy = AccessPolicy()
+    ) async throws {
         let gate = self.gate
         store = try HubStore(
             path: directory.path + "/hub.db", options: .init(beforeCommit: { try gate.beforeCommit() }),
@@ -116,14 +119,22 @@ struct ShadowHarness: Sendable {
             store: store, limits: .aws, requestsPerSecondPerThing: requestsPerSecond, requireRegisteredThings: false,
             clock: clock,
             registry: registry,
+            access: AccessGate(
+                rules: AccessRules(policy: policy, anonymousRole: .write),
+                directory: FixedDirectory(applications: applications), store: store, clock: clock,
+                logger: Logger(label: "test")),
             fanOut: ShadowFanOut(
                 publisher: publisher, events: events, deltas: LatestValues(), manualChanges: LatestValues()),
             logger: Logger(label: "test"))
     }
 
-    func update(_ thing: String, _ body: JSONValue, shadow: String? = nil) async -> ShadowService.Answer {
+    func update(
+        _ thing: String, _ body: JSONValue, shadow: String? = nil, origin: ShadowService.Origin = .api,
+        by identity: Identity = .hub
+    ) async -> ShadowService.Answer {
         await shadows.perform(
-            .init(.update, ShadowID(unchecked: thing, shadowName: shadow), payload: body.compactBytes), origin: .api)
+            .init(.update, ShadowID(unchecked: thing, shadowName: shadow), payload: body.compactBytes), origin: origin,
+            by: identity)
     }
 
     /// A command ledger on this harness's store and shadows, with no plugins (MQTT delivery).
@@ -137,8 +148,15 @@ struct ShadowHarness: Sendable {
     }
 
     func get(_ thing: String, shadow: String? = nil) async -> ShadowService.Answer {
-        await shadows.perform(.init(.get, ShadowID(unchecked: thing, shadowName: shadow)), origin: .api)
+        await shadows.perform(.init(.get, ShadowID(unchecked: thing, shadowName: shadow)), origin: .api, by: .hub)
     }
+}
+
+/// Applications with fixed roles; users keep the groups they came with.
+struct FixedDirectory: IdentityDirectory {
+    var applications: [String: Permission]
+    func role(ofApplication name: String) -> Permission? { applications[name] }
+    func current(_ caller: Caller) -> Caller { caller }
 }
 
 /// A plugin host delegate that does nothing: the command tests deliver over MQTT.

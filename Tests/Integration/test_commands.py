@@ -162,7 +162,8 @@ def test_unlock_needs_the_sensitive_group_and_every_attempt_is_audited(broker):
                  .get("reported", {}).get("lockState") == "locked", what="the lock read back")
         assert hubctl(hub, "lock", "frontdoor", "--wait", user="nobody", binary=binary).returncode == 0
         denied = hubctl(hub, "unlock", "frontdoor", "--wait", user="nobody", binary=binary)
-        assert denied.returncode == 4 and "may not run sensitive commands" in denied.stderr
+        assert denied.returncode == 4 and \
+            "may not run the sensitive command 'unlock' on 'frontdoor': needs group 'homehub-admin'" in denied.stderr
         assert hub.request("GET", "/things/frontdoor/shadow?name=lock")[2]["state"]["reported"]["lockState"] == "locked"
         entries = hub.request("GET", "/v1/audit?thing=frontdoor")[2]["entries"]
         assert [(e["user"], e["action"].split()[-1], e["result"]) for e in entries] == [

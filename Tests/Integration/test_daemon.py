@@ -29,7 +29,7 @@ def test_check_config_names_the_key_and_the_expected_type(tmp_path):
 def test_embedded_broker_serves_devices_and_is_restarted_when_it_dies(tmp_path):
     port = free_port()
     hub = Hub(tmp_path, f'[hub]\ndata_dir = "{tmp_path}/data"\nsocket = "{tmp_path}/hubctl.sock"\n'
-                        f'[mqtt]\nmode = "embedded"\nport = {port}\n[plugins]\ndirs = []\n')
+                        f'[mqtt]\nmode = "embedded"\nport = {port}\nanonymous_role = "write"\n[plugins]\ndirs = []\n')
     try:
         device = Device(port, "embedded")
         device.publish("$aws/things/embedded/shadow/update", {"state": {"reported": {"up": True}}})
@@ -55,7 +55,7 @@ def test_a_busy_broker_port_is_one_error_naming_the_port_and_the_key(tmp_path):
         holder.bind(("127.0.0.1", port))
         holder.listen()
         config = (f'[hub]\ndata_dir = "{tmp_path}/data"\nsocket = "{tmp_path}/hubctl.sock"\n'
-                  f'[mqtt]\nmode = "embedded"\nport = {port}\n[plugins]\ndirs = []\n')
+                  f'[mqtt]\nmode = "embedded"\nport = {port}\nanonymous_role = "write"\n[plugins]\ndirs = []\n')
         (tmp_path / "hub.toml").write_text(config)
         log = open(tmp_path / "homehubd.log", "wb")
         process = subprocess.Popen([str(HOMEHUBD), "--config", str(tmp_path / "hub.toml")], stdout=log, stderr=log)

@@ -153,7 +153,7 @@ def test_broker_sigkilled_mid_load_hub_resyncs_nothing_acknowledged_is_lost_devi
 
     port = free_port()
     hub = Hub(tmp_path, f'[hub]\ndata_dir = "{tmp_path}/data"\nsocket = "{tmp_path}/hubctl.sock"\n'
-                        f'[mqtt]\nmode = "embedded"\nport = {port}\n[plugins]\ndirs = []\n'
+                        f'[mqtt]\nmode = "embedded"\nport = {port}\nanonymous_role = "write"\n[plugins]\ndirs = []\n'
                         '[shadows]\nrequests_per_second_per_thing = 1000\n')
     acknowledged = {}
     deltas = {}

@@ -23,7 +23,7 @@ public enum Permission: String, Sendable, Comparable {
     case read
     /// Change state: shadows, things, ordinary commands, schedules.
     case write
-    /// Run commands marked sensitive (door unlock).
+    /// Change a sensitive shadow's desired state, run a sensitive command (door unlock).
     case sensitive
 
     var rank: Int {
@@ -59,26 +59,45 @@ public struct AccessPolicy: Sendable, Equatable {
         case denied(String)
     }
 
-    public func decide(_ caller: Caller, needs permission: Permission) -> Decision {
-        if caller.uid == 0 || caller.isHubUser { return .allowed }
+    /// The most a caller may do, from its groups; nil when it may not even read.
+    public func role(of caller: Caller) -> Permission? {
+        if caller.uid == 0 || caller.isHubUser { return .sensitive }
+        if sensitiveGroups.contains(where: caller.groups.contains) { return .sensitive }
+        if writeGroups.contains(where: caller.groups.contains) { return .write }
+        if readGroups.contains(where: caller.groups.contains) { return .read }
+        return nil
+    }
+
+    /// What gives `permission`, in words: `needs group 'homehub-admin'`.
+    public func remedy(for permission: Permission) -> String {
         let granting: [String]
         switch permission {
         case .read: granting = readGroups + writeGroups + sensitiveGroups
         case .write: granting = writeGroups + sensitiveGroups
         case .sensitive: granting = sensitiveGroups
         }
-        if granting.contains(where: caller.groups.contains) { return .allowed }
-        let what: String
-        switch permission {
-        case .read: what = "read hub state"
-        case .write: what = "change hub state"
-        case .sensitive: what = "run sensitive commands"
-        }
         let groups = Array(Set(granting)).sorted()
-        let remedy =
-            groups.isEmpty
-            ? "no group is allowed to; set [policy] in hub.toml"
-            : "needs membership in \(groups.count == 1 ? "group" : "one of the groups") \(groups.map { "'\($0)'" }.joined(separator: ", "))"
-        return .denied("user '\(caller.userName)' (uid \(caller.uid)) may not \(what): \(remedy)")
+        if groups.isEmpty { return "no group is allowed to; set [policy] in hub.toml" }
+        let list = groups.map { "'\($0)'" }.joined(separator: ", ")
+        return groups.count == 1 ? "needs group \(list)" : "needs one of the groups \(list)"
+    }
+
+    /// `action` completes "may not …"; by default it says what the permission is for.
+    public func decide(_ caller: Caller, needs permission: Permission, action: String? = nil) -> Decision {
+        if let role = role(of: caller), role >= permission { return .allowed }
+        return .denied(
+            "user '\(caller.userName)' (uid \(caller.uid)) may not \(action ?? permission.action): \(remedy(for: permission))"
+        )
+    }
+}
+
+extension Permission {
+    /// What the permission is for, completing "may not …".
+    public var action: String {
+        switch self {
+        case .read: return "read hub state"
+        case .write: return "change hub state"
+        case .sensitive: return "change sensitive shadows or run sensitive commands"
+        }
     }
 }

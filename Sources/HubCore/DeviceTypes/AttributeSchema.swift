@@ -104,19 +104,24 @@ public struct DeviceType: Sendable, Equatable {
     /// Shadow name → attribute name → schema. The first shadow is the type's primary one.
     public var shadows: [(name: String, attributes: [String: AttributeSchema])]
     public var commands: [String: CommandSchema]
+    /// Shadows whose desired state only an identity with the sensitive role may change, by
+    /// whatever path (the door lock's `lock`).
+    public var sensitiveShadows: Set<String>
 
     public init(
         name: String, description: String? = nil, shadows: [(name: String, attributes: [String: AttributeSchema])],
-        commands: [String: CommandSchema] = [:]
+        commands: [String: CommandSchema] = [:], sensitiveShadows: Set<String> = []
     ) {
         self.name = name
         self.description = description
         self.shadows = shadows
         self.commands = commands
+        self.sensitiveShadows = sensitiveShadows
     }
 
     public static func == (lhs: DeviceType, rhs: DeviceType) -> Bool {
         lhs.name == rhs.name && lhs.description == rhs.description && lhs.commands == rhs.commands
+            && lhs.sensitiveShadows == rhs.sensitiveShadows
             && lhs.shadows.map(\.name) == rhs.shadows.map(\.name)
             && zip(lhs.shadows, rhs.shadows).allSatisfy { $0.attributes == $1.attributes }
     }

@@ -83,6 +83,14 @@ public struct Schedule: Sendable, Equatable {
     /// The instant up to which firings have been dealt with (run, caught up or recorded missed).
     public var handledThrough: Int64
     public var createdAt: Int64
+    /// Who made (or last replaced) it: it acts with that identity's rights as they are when it
+    /// fires (docs/security.md). nil for schedules stored before identities were recorded.
+    public var createdBy: Identity?
+
+    /// The identity a firing acts as.
+    public var identity: Identity {
+        .schedule(id, creator: createdBy ?? .unidentified("a schedule stored before creators were recorded"))
+    }
 
     /// The clientToken of the desired updates a schedule makes (and how a hold tells them apart).
     public static let clientTokenPrefix = "schedule:"
@@ -274,6 +282,7 @@ extension Schedule {
         hold = nil
         handledThrough = now
         createdAt = now
+        createdBy = nil
     }
 
     /// The stored and displayed form (computed fields such as next firings are added by the hub).
@@ -304,6 +313,7 @@ extension Schedule {
         }
         object["handledThrough"] = .integer(handledThrough)
         object["createdAt"] = .integer(createdAt)
+        if let createdBy { object["createdBy"] = createdBy.json }
         return .object(object)
     }
 
@@ -313,8 +323,10 @@ extension Schedule {
         let handled = request.removeValue(forKey: "handledThrough")?.integerValue
         let created = request.removeValue(forKey: "createdAt")?.integerValue
         let held = request.removeValue(forKey: "held")
+        let creator = request.removeValue(forKey: "createdBy").flatMap(Identity.init(json:))
         try self.init(request: .object(request), id: nil, defaultID: "", now: created ?? 0)
         handledThrough = handled ?? createdAt
+        createdBy = creator
         if case .object(let value)? = held {
             hold = Hold(
                 attributes: value["attributes"]?.arrayValue?.compactMap(\.stringValue) ?? [],
