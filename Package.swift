@@ -159,7 +159,10 @@ let package = Package(
         .testTarget(name: "HubFuzzTests", dependencies: ["HubFuzz"], swiftSettings: strict),
         .testTarget(
             name: "HubDaemonTests",
-            dependencies: ["HubDaemon", "HubCore", "HubStore", "HubPlugins", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "HubDaemon", "HubCore", "HubStore", "HubPlugins", "HubCrypto",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "HubPluginKitTests", dependencies: ["HubCore", "HubPluginKit", "HubProcess"], swiftSettings: strict),

@@ -103,6 +103,7 @@ struct ShadowHarness: Sendable {
     let store: HubStore
     let registry: ThingRegistry
     let shadows: ShadowService
+    let identities: FixedDirectory
 
     init(
         types: [DeviceType] = [], things: [ThingRegistration] = [], requestsPerSecond: Double = 0,
@@ -113,6 +114,8 @@ struct ShadowHarness: Sendable {
             path: directory.path + "/hub.db", options: .init(beforeCommit: { try gate.beforeCommit() }),
             now: clock.epochSeconds())
         for thing in things { try await store.registerThing(thing) }
+        let identities = FixedDirectory(applications: applications)
+        self.identities = identities
         registry = ThingRegistry(
             things: things, deviceTypes: Dictionary(uniqueKeysWithValues: types.map { ($0.name, $0) }))
         shadows = try await ShadowService(
@@ -121,7 +124,7 @@ struct ShadowHarness: Sendable {
             registry: registry,
             access: AccessGate(
                 rules: AccessRules(policy: policy, anonymousRole: .write),
-                directory: FixedDirectory(applications: applications), store: store, clock: clock,
+                directory: identities, store: store, clock: clock,
                 logger: Logger(label: "test")),
             fanOut: ShadowFanOut(
                 publisher: publisher, events: events, deltas: LatestValues(), manualChanges: LatestValues()),
@@ -152,10 +155,11 @@ struct ShadowHarness: Sendable {
     }
 }
 
-/// Applications with fixed roles; users keep the groups they came with.
-struct FixedDirectory: IdentityDirectory {
-    var applications: [String: Permission]
-    func role(ofApplication name: String) -> Permission? { applications[name] }
+/// Applications whose roles a test sets; users keep the groups they came with.
+final class FixedDirectory: IdentityDirectory {
+    let applications: Mutex<[String: Permission]>
+    init(applications: [String: Permission]) { self.applications = Mutex(applications) }
+    func role(ofApplication name: String) -> Permission? { applications.withLock { $0[name] } }
     func current(_ caller: Caller) -> Caller { caller }
 }
 
