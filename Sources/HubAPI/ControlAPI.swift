@@ -199,7 +199,7 @@ public struct ControlAPI: HTTPResponder {
                     guard let body = request.json else {
                         return .error(400, "the body must be JSON: {\"name\": …, \"type\": …, \"config\": {…}}")
                     }
-                    return respond(await backend.registerThing(body), status: 201)
+                    return respond(await backend.registerThing(body, identity: identity(of: request)), status: 201)
                 },
                 Endpoint(route: "things/*/shadow", permission: .write) { request, captured in
                     await shadow(.update, request, thing: captured[0])
@@ -259,8 +259,8 @@ public struct ControlAPI: HTTPResponder {
             ]
         case "DELETE":
             return [
-                Endpoint(route: "v1/things/*", permission: .write) { _, captured in
-                    respond(await backend.removeThing(captured[0]))
+                Endpoint(route: "v1/things/*", permission: .write) { request, captured in
+                    respond(await backend.removeThing(captured[0], identity: identity(of: request)))
                 },
                 Endpoint(route: "things/*/shadow", permission: .write) { request, captured in
                     await shadow(.delete, request, thing: captured[0])

@@ -27,8 +27,10 @@ public protocol HubBackend: Sendable {
 
     func things() async -> JSONValue
     func thing(_ name: String) async -> Result<JSONValue, HubError>
-    func registerThing(_ request: JSONValue) async -> Result<JSONValue, HubError>
-    func removeThing(_ name: String) async -> Result<JSONValue, HubError>
+    /// Registers (or re-registers) a thing; changing one whose type has sensitive shadows or
+    /// commands needs the sensitive role (it could otherwise drop the lock's protection).
+    func registerThing(_ request: JSONValue, identity: Identity) async -> Result<JSONValue, HubError>
+    func removeThing(_ name: String, identity: Identity) async -> Result<JSONValue, HubError>
 
     /// Live events (shadow changes, connectivity, later commands and schedules), optionally for one thing.
     func events(thing: String?) -> EventFeed

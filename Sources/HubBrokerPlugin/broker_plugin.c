@@ -210,6 +210,7 @@ static void json_string(char *out, size_t size, const char *text) {
 }
 
 static void identity_text(enum kind kind, const char *name, char *out, size_t size) {
+    if (!name) name = "";
     switch (kind) {
     case KIND_HUB: snprintf(out, size, "hub"); break;
     case KIND_APPLICATION: snprintf(out, size, "application:%s", name); break;
@@ -233,7 +234,7 @@ static void report(struct plugin *plugin, struct mosquitto *client, const char *
         return;
     }
     plugin->tokens -= 1.0;
-    const char *name;
+    const char *name = NULL;
     char identity[600], identity_json[1300], topic_json[2100], client_json[1100], reason_json[300];
     identity_text(identify(plugin, client, &name), name, identity, sizeof(identity));
     json_string(identity_json, sizeof(identity_json), identity);
@@ -255,7 +256,7 @@ static int on_acl_check(int event, void *event_data, void *userdata) {
     struct plugin *plugin = userdata;
     struct mosquitto_evt_acl_check *check = event_data;
     const char *topic = check->topic;
-    const char *name;
+    const char *name = NULL;
     enum kind kind = identify(plugin, check->client, &name);
     if (kind == KIND_HUB) return MOSQ_ERR_SUCCESS;
     if (check->access == MOSQ_ACL_UNSUBSCRIBE) return MOSQ_ERR_SUCCESS;
@@ -299,7 +300,7 @@ static int on_message(int event, void *event_data, void *userdata) {
         }
         property = mosquitto_property_read_string_pair(property, MQTT_PROP_USER_PROPERTY, &key, &value, true);
     }
-    const char *name;
+    const char *name = NULL;
     char identity[600];
     identity_text(identify(plugin, message->client, &name), name, identity, sizeof(identity));
     if (mosquitto_property_add_string_pair(&message->properties, MQTT_PROP_USER_PROPERTY,

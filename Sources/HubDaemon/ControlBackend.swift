@@ -124,7 +124,36 @@ struct ControlBackend: HubBackend {
         return .success(.object(body))
     }
 
-    func registerThing(_ request: JSONValue) async -> Result<JSONValue, HubError> {
+    /// Why `identity` may not change or remove the registration of `name`: a thing whose type
+    /// guards something (the door lock) keeps its guard unless someone who may open it says so —
+    /// re-registered without its type, its lock shadow would be an ordinary one.
+    func registrationRefusal(_ name: String, identity: Identity, removing: Bool) -> String? {
+        guard let type = shadows.registry.deviceType(of: name),
+            !type.sensitiveShadows.isEmpty || type.commands.values.contains(where: \.sensitive)
+        else { return nil }
+        return shadows.access.refusal(
+            identity, needs: .sensitive, on: name,
+            action:
+                "\(removing ? "remove" : "change") the registration of \(type.name) '\(name)', whose type has sensitive shadows or commands"
+        )
+    }
+
+    /// A newly guarded shadow keeps no desired state from before it was guarded: whoever wrote it
+    /// then did not need the sensitive role, so it is withdrawn (the hub's own write, audited).
+    func withdrawUnguardedDesires(of name: String, previousType: DeviceType?) async {
+        guard let type = shadows.registry.deviceType(of: name) else { return }
+        for shadow in type.sensitiveShadows where previousType?.sensitiveShadows.contains(shadow) != true {
+            let id = ShadowID(unchecked: name, shadowName: shadow)
+            guard let record = await shadows.record(id), record.exists, record.desired != nil else { continue }
+            let clear: JSONValue = ["state": ["desired": .null], "clientToken": "hub:guarded"]
+            _ = await shadows.perform(.init(.update, id, payload: clear.compactBytes), origin: .api, by: .hub)
+            shadows.access.audit(
+                .hub, path: "api", action: "withdraw desired", target: AccessGate.target(id), result: 200,
+                detail: "desired state written before '\(shadow)' was sensitive is withdrawn")
+        }
+    }
+
+    func registerThing(_ request: JSONValue, identity: Identity) async -> Result<JSONValue, HubError> {
         guard case .object(let object) = request else { return .failure(.invalid("the body must be a JSON object")) }
         guard let name = object["name"]?.stringValue else {
             return .failure(.invalid("'name' is required: {\"name\": \"livingroom\", \"type\": \"heater\"}"))
@@ -148,6 +177,10 @@ struct ControlBackend: HubBackend {
         }
         let registration = ThingRegistration(
             name: name, deviceType: type, config: config, createdAt: clock.epochSeconds())
+        if let refusal = registrationRefusal(name, identity: identity, removing: false) {
+            return .failure(HubError(.forbidden, refusal))
+        }
+        let previousType = shadows.registry.deviceType(of: name)
         do {
             // A thing registered again keeps its creation time (the store keeps it too).
             var stored = registration
@@ -155,6 +188,7 @@ struct ControlBackend: HubBackend {
             try await store.registerThing(registration)
             shadows.registry.register(stored)
             brokerAccess?.changed()
+            await withdrawUnguardedDesires(of: name, previousType: previousType)
             if let type {
                 let device = await PluginBridge.device(stored, shadows: shadows)
                 await plugins.notify(type: type, "device.added", ["device": device])
@@ -169,7 +203,10 @@ struct ControlBackend: HubBackend {
         }
     }
 
-    func removeThing(_ name: String) async -> Result<JSONValue, HubError> {
+    func removeThing(_ name: String, identity: Identity) async -> Result<JSONValue, HubError> {
+        if let refusal = registrationRefusal(name, identity: identity, removing: true) {
+            return .failure(HubError(.forbidden, refusal))
+        }
         do {
             let type = shadows.registry.thing(name)?.deviceType
             guard try await store.removeThing(name) else {

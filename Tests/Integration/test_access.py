@@ -150,6 +150,11 @@ def test_a_write_user_cannot_unlock_by_any_socket_path_and_still_locks(door_hub)
         result = as_user(hub, WRITE_GROUP, *arguments)
         assert result.returncode == 4, (arguments, result.stdout, result.stderr)
         assert f"user 'nobody' {sentence}: {needs}" in result.stderr, result.stderr
+    # Nor by taking the lock's guard away: re-registering the door without its type, or removing it.
+    for arguments in (["things", "add", "frontdoor"], ["things", "rm", "frontdoor"]):
+        result = as_user(hub, WRITE_GROUP, *arguments)
+        assert result.returncode == 4 and "whose type has sensitive shadows or commands" in result.stderr, result.stderr
+    assert hub.request("GET", "/v1/things/frontdoor")[2]["type"] == "doorlock"
     rest = subprocess.run(["setpriv", "--reuid=nobody", f"--regid={WRITE_GROUP}", "--clear-groups", "curl", "-s",
                            "-i", "--unix-socket", str(hub.socket), "-X", "POST", "--data", json.dumps(UNLOCK),
                            "http://localhost/things/frontdoor/shadow?name=lock"], capture_output=True, text=True)
@@ -274,3 +279,22 @@ def test_an_application_certificate_is_that_application_on_the_tls_listener(door
         client.close()
     wait_for(lambda: lock_state(door_hub) == "unlocked", what="the door to unlock")
     assert [r for r in audit(door_hub) if r["path"] == "mqtt"][-1]["identity"] == "application:tablet"
+
+
+def test_a_desire_written_before_a_shadow_was_guarded_is_withdrawn_when_it_is(door_hub):
+    hub = door_hub
+    # A write user prepares an unlock on a door that is not registered yet: an ordinary shadow.
+    result = subprocess.run(["setpriv", "--reuid=nobody", f"--regid={WRITE_GROUP}", "--clear-groups", "curl", "-s",
+                             "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", str(hub.socket), "-X", "POST",
+                             "--data", json.dumps(UNLOCK), "http://localhost/things/backdoor/shadow?name=lock"],
+                            capture_output=True, text=True)
+    assert result.stdout == "200"
+    # The administrator registers it as a door lock: the lock must not open on that old wish.
+    registered = subprocess.run([str(hub.binary), "--socket", str(hub.socket), "things", "add", "backdoor",
+                                 "--type", "doorlock", "moveSeconds=0.3"], capture_output=True, text=True)
+    assert registered.returncode == 0, registered.stderr
+    shadow = hub.request("GET", "/things/backdoor/shadow?name=lock")[2]
+    assert "desired" not in shadow["state"], shadow
+    wait_for(lambda: hub.request("GET", "/things/backdoor/shadow?name=lock")[2]["state"].get("reported", {})
+             .get("lockState") == "locked", what="the new lock to read back locked")
+    assert any(r["action"] == "withdraw desired" for r in audit(hub, "backdoor"))
