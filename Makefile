@@ -55,9 +55,12 @@ fuzz: deps
 deb: deps
 	scripts/build-deb.sh
 
-## Installs the package in a throw-away root and checks it end to end (root; CI runs it).
+## Installs the package in a throw-away root and checks it end to end, then again in a Debian 12
+## booted with systemd-nspawn (systemd as PID 1; the root is cached in /var/cache/homehub-nspawn).
+## Root; CI runs it.
 package-test: deb
 	Tests/Package/install-test.sh
+	Tests/Package/systemd-test.sh
 
 ## hubctl's man page, generated from its command definitions (swift-argument-parser's plugin).
 man: deps

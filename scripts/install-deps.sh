@@ -22,6 +22,8 @@ packages=(
     lintian             # make package-test
     systemd             # systemd-analyze verify/security, systemd-sysusers in the install test
     iproute2            # the install test's private network namespace
+    systemd-container   # systemd-nspawn: the package test boots a real systemd
+    debootstrap         # the Debian 12 root that container boots
 )
 
 missing=()
