@@ -83,6 +83,9 @@ public struct EmbeddedBroker: Sendable {
                 "log_dest stderr",
                 "log_type error",
                 "log_type warning",
+                // Its start, listeners and reloads (a few lines, tagged mosquitto in the journal);
+                // per-connection lines stay off.
+                "log_type information",
                 "connection_messages false",
                 "set_tcp_nodelay true",
                 // The hub is one client carrying every device's requests: never drop its queue.

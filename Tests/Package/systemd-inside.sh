@@ -40,6 +40,8 @@ pass "apt-get install $deb"
 check "apt said nothing alarming" sh -c "! grep -i -E 'error|could not execute|failed' apt-install.log"
 check "homehubd is active after the install" within 30 systemctl is-active --quiet homehubd
 check "no failed unit" test -z "$(systemctl --failed --no-legend --plain)"
+check "the control socket is homehub:homehub 0660 as the socket unit says" \
+    test "$(stat -c '%U:%G %a' /run/homehub/hubctl.sock)" = "homehub:homehub 660"
 check "the first start was the only start (no restart after a failed one)" test "$(restarts)" = 0
 check "the hub is ready: serving, broker connected" within 30 ready
 check "hubctl unlock frontdoor --wait succeeds (root is sensitive)" within 30 hubctl unlock frontdoor --wait
@@ -51,7 +53,10 @@ check "no foreign notify message (mosquitto does not inherit NOTIFY_SOCKET)" \
     sh -c "! journalctl -b --no-pager | grep -q 'reception only permitted for main PID'"
 priority=$(since "$start" -u homehubd | grep -c 'Failed to set thread priority' || true)
 echo "systemd-test: note: libdispatch's 'Failed to set thread priority' lines since install: $priority (issue #21)"
-echo "systemd-test: note: mosquitto.service is $(systemctl is-active mosquitto 2>/dev/null || true) (the broker decision, issue #21)"
+check "one broker: Debian's mosquitto.service is stopped and disabled" \
+    sh -c "! systemctl is-active --quiet mosquitto.service && ! systemctl is-enabled --quiet mosquitto.service"
+check "mosquitto's lines are tagged mosquitto in the journal" \
+    sh -c "journalctl -b -t mosquitto --no-pager -o cat | grep -q -i 'mosquitto version'"
 
 # --- the units at work -------------------------------------------------------------------------
 check "the watchdog is armed" test "$(systemctl show -p WatchdogUSec --value homehubd)" != "0"
