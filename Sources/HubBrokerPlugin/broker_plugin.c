@@ -5,7 +5,8 @@
  * things the broker alone does not give it.
  *   1. Roles over topics as the hub's access model has them: a `write` application may publish
  *      to every topic but the update and delete topics of the shadows a device type marks
- *      sensitive; a device only to its own thing's topics; the hub to everything. acl_file
+ *      sensitive and the shadow service's answer topics (accepted, rejected, delta, documents);
+ *      a device only to its own thing's topics; the hub to everything. acl_file
  *      cannot say "all but these" for a role, and its patterns would apply to every user.
  *   2. Who sent each message, in a form a client cannot forge: every accepted PUBLISH gets the
  *      MQTT 5 user property `homehub-identity` (hub, application:NAME, device:THING, anonymous).
@@ -185,6 +186,15 @@ static bool is_sensitive_change(struct plugin *plugin, const char *topic) {
     return false;
 }
 
+/* `…/accepted`, `…/rejected`, `…/delta`, `…/documents` under $aws/things/: the hub's answers. A
+   client that published there could hand a device a delta nobody asked for. */
+static bool is_shadow_answer(const char *topic) {
+    if (!has_prefix(topic, "$aws/things/")) return false;
+    const char *last = strrchr(topic, '/');
+    return last && (!strcmp(last, "/accepted") || !strcmp(last, "/rejected") || !strcmp(last, "/delta") ||
+                    !strcmp(last, "/documents"));
+}
+
 static bool is_get(const char *topic) {
     size_t length = strlen(topic);
     return has_prefix(topic, "$aws/things/") && length > 4 && !strcmp(topic + length - 4, "/get");
@@ -270,6 +280,8 @@ static int on_acl_check(int event, void *event_data, void *userdata) {
         enum role role = kind == KIND_ANONYMOUS ? plugin->rules.anonymous : application_role(plugin, name);
         if (role == ROLE_NONE) {
             reason = kind == KIND_ANONYMOUS ? "anonymous access is off" : "no such application";
+        } else if (writing && is_shadow_answer(topic)) {
+            reason = "the shadow service's answer topics are the hub's";
         } else if (writing && role == ROLE_READ && !is_get(topic)) {
             reason = "role 'read' may only publish shadow get requests";
         } else if (writing && role == ROLE_WRITE && is_sensitive_change(plugin, topic)) {

@@ -197,6 +197,10 @@ def test_mqtt_the_broker_refuses_what_a_role_may_not_publish_and_the_hub_audits_
         assert anonymous.publish(LOCK_TOPIC, UNLOCK) == NOT_AUTHORIZED
         assert writer.publish(LOCK_TOPIC, UNLOCK) == NOT_AUTHORIZED
         assert writer.publish("$aws/things/frontdoor/shadow/name/lock/delete", {}) == NOT_AUTHORIZED
+        # Nor can it hand the device a delta of its own making: the answer topics are the hub's.
+        assert writer.publish("$aws/things/frontdoor/shadow/name/lock/update/delta",
+                              {"state": {"lock": "unlocked"}}) == NOT_AUTHORIZED
+        assert anonymous.publish("$aws/things/livingroom/shadow/name/climate/update/accepted", {}) == NOT_AUTHORIZED
         # A client cannot pass itself off as someone else: the stamp is the broker's alone.
         climate = "$aws/things/livingroom/shadow/name/climate/update"
         forged = Properties(PacketTypes.PUBLISH)
