@@ -9,8 +9,11 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,6 +115,18 @@ static inline EVP_PKEY *homehub_read_key(const char *pem) {
     EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
     BIO_free(bio);
     return key;
+}
+
+/* Seconds from now until the certificate's notAfter (negative: expired); LONG_MIN on error. */
+static inline long homehub_seconds_left(const char *pem) {
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    X509 *certificate = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (!certificate) return LONG_MIN;
+    int days = 0, seconds = 0;
+    int ok = ASN1_TIME_diff(&days, &seconds, NULL, X509_get0_notAfter(certificate));
+    X509_free(certificate);
+    return ok ? (long)days * 86400L + seconds : LONG_MIN;
 }
 
 static inline X509 *homehub_read_certificate(const char *pem) {

@@ -8,16 +8,22 @@ public struct ControlAPI: HTTPResponder {
     let backend: any HubBackend
     let policy: AccessPolicy
     let identify: @Sendable (PeerCredentials) -> Caller
+    /// The rule for identities the transport vouches for (an HTTPS request's application).
+    let decide: @Sendable (Identity, Permission) -> AccessPolicy.Decision
 
     /// The endpoints by method, built once (their closures hold a copy of this value).
     let routes = RouteTable()
 
     public init(
-        backend: any HubBackend, policy: AccessPolicy, identify: @escaping @Sendable (PeerCredentials) -> Caller
+        backend: any HubBackend, policy: AccessPolicy, identify: @escaping @Sendable (PeerCredentials) -> Caller,
+        decide: @escaping @Sendable (Identity, Permission) -> AccessPolicy.Decision = { identity, _ in
+            .denied("\(identity.phrase) is not known on this path")
+        }
     ) {
         self.backend = backend
         self.policy = policy
         self.identify = identify
+        self.decide = decide
         var table: [String: [Endpoint]] = [:]
         for method in ["GET", "POST", "PUT", "DELETE"] { table[method] = endpoints(for: method) }
         table["HEAD"] = table["GET"]
@@ -62,11 +68,16 @@ public struct ControlAPI: HTTPResponder {
         let changesState = !["GET", "HEAD"].contains(request.method)
         let caller = request.peer.map(identify)
         if let permission = endpoint.permission {
-            let decision: AccessPolicy.Decision =
-                caller.map { policy.decide($0, needs: permission) }
-                ?? .denied("cannot identify the caller of this socket connection")
+            let decision: AccessPolicy.Decision
+            if let vouched = request.identity {
+                decision = decide(vouched, permission)
+            } else {
+                decision =
+                    caller.map { policy.decide($0, needs: permission) }
+                    ?? .denied("cannot identify the caller of this socket connection")
+            }
             if case .denied(let reason) = decision {
-                let response = HTTPResponse.error(403, reason)
+                let response = HTTPResponse.error(403, reason, errorType: "ForbiddenException")
                 if changesState {
                     await audit(request, caller: caller, captured: captured, response: response, detail: reason)
                 }
@@ -86,8 +97,13 @@ public struct ControlAPI: HTTPResponder {
     func audit(_ request: HTTPRequest, caller: Caller?, captured: [String], response: HTTPResponse, detail: String?)
         async
     {
-        var target = captured.first ?? request.path
+        let segments = request.path.split(separator: "/").map(String.init)
+        var target = captured.first ?? (segments.count > 1 && segments[0] == "things" ? segments[1] : request.path)
         if let name = request.query["name"], !name.isEmpty { target += "/\(name)" }
+        // A publish on a shadow topic is about that shadow (`hubctl audit --thing` finds it).
+        if segments.first == "topics", let topic = ShadowTopic(segments.dropFirst().joined(separator: "/")) {
+            target = topic.shadowName.map { "\(topic.thingName)/\($0)" } ?? topic.thingName
+        }
         if request.path == "/v1/things", request.method == "POST",
             let name = request.json?["name"]?.stringValue
         {
@@ -105,7 +121,8 @@ public struct ControlAPI: HTTPResponder {
         }
         await backend.recordAudit(
             AuditRecord(
-                identity: identity(caller), caller: caller, pid: request.peer?.pid, action: action, target: target,
+                identity: request.identity ?? identity(caller), path: request.via, caller: caller,
+                pid: request.peer?.pid, action: action, target: target,
                 result: response.status, detail: message))
     }
 
@@ -114,7 +131,7 @@ public struct ControlAPI: HTTPResponder {
         caller.map(Identity.user) ?? .unidentified("a control-socket connection without peer credentials")
     }
 
-    func identity(of request: HTTPRequest) -> Identity { identity(request.peer.map(identify)) }
+    func identity(of request: HTTPRequest) -> Identity { request.identity ?? identity(request.peer.map(identify)) }
 
     func match(_ method: String, _ segments: [String]) -> (Endpoint, [String])? {
         for endpoint in routes.table[method] ?? [] {
@@ -203,6 +220,10 @@ public struct ControlAPI: HTTPResponder {
                 },
                 Endpoint(route: "things/*/shadow", permission: .write) { request, captured in
                     await shadow(.update, request, thing: captured[0])
+                },
+                // AWS's Publish: a shadow request topic goes through the shadow path.
+                Endpoint(route: "topics/**", permission: .write) { request, captured in
+                    await publish(request, topic: captured[0])
                 },
                 Endpoint(route: "v1/plugins/*/restart", permission: .write) { _, captured in
                     respond(await backend.restartPlugin(captured[0]))
@@ -312,6 +333,29 @@ public struct ControlAPI: HTTPResponder {
         }
     }
 
+    func publish(_ request: HTTPRequest, topic captured: String) async -> HTTPResponse {
+        // The topic as sent (`%2F` inside a level is '/', as botocore encodes it); empty levels kept.
+        var topic = captured
+        if request.target.hasPrefix("/topics/") {
+            let raw = request.target.dropFirst("/topics/".count).prefix { $0 != "?" }
+            topic = HTTPRequest.percentDecoded(String(raw))
+        }
+        var qos = 0
+        if let text = request.query["qos"] {
+            guard let value = Int(text), (0...1).contains(value) else {
+                return .error(400, "qos must be 0 or 1 (got \(text))", errorType: "InvalidRequestException")
+            }
+            qos = value
+        }
+        let retain = request.query["retain"] == "true"
+        switch await backend.publish(
+            topic: topic, payload: request.body, qos: qos, retain: retain, identity: identity(of: request))
+        {
+        case .success: return .json([:])
+        case .failure(let error): return .shadowError(error)
+        }
+    }
+
     func listNamedShadows(_ request: HTTPRequest, thing: String) async -> HTTPResponse {
         do {
             try ShadowNameRules.validateThingName(thing, limits: backend.limits)
@@ -347,7 +391,8 @@ public struct ControlAPI: HTTPResponder {
     }
 }
 
-/// A path pattern such as `things/*/shadow`; `*` matches one segment and is captured.
+/// A path pattern such as `things/*/shadow`; `*` matches one segment and is captured, `**` (last)
+/// the rest of the path.
 struct Route {
     let parts: [Substring]
 
@@ -356,6 +401,12 @@ struct Route {
     }
 
     func matches(_ segments: [String]) -> [String]? {
+        // `**` last: the rest of the path, at least one segment, captured joined by '/'.
+        if parts.last == "**" {
+            guard segments.count >= parts.count, zip(parts.dropLast(), segments).allSatisfy({ $0 == "*" || $0 == $1 })
+            else { return nil }
+            return [segments[(parts.count - 1)...].joined(separator: "/")]
+        }
         guard segments.count == parts.count else { return nil }
         var captured: [String] = []
         for (part, segment) in zip(parts, segments) {

@@ -24,6 +24,14 @@ public struct HTTPRequest: Sendable {
     public var peer: PeerCredentials?
     /// The body parsed as JSON, once, by the API (nil: empty, not JSON, or not parsed).
     public var json: JSONValue?
+    /// The request target exactly as sent (path and query, still percent-encoded): what a
+    /// signature covers.
+    public var target: String = ""
+    /// Who the transport says is asking (HTTPS: the application whose key signed it); nil on the
+    /// Unix socket, where the peer's credentials say it.
+    public var identity: Identity?
+    /// The way in, as the audit log names it: `api` (the control socket), `https`.
+    public var via = "api"
 
     public init(
         method: String, path: String, query: [String: String] = [:], headers: [(name: String, value: String)] = [],

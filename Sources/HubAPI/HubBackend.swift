@@ -3,6 +3,8 @@ public import HubCore
 /// A state-changing request as the audit log records it.
 public struct AuditRecord: Sendable {
     public var identity: Identity
+    /// The way in: `api` (the control socket), `https`.
+    public var path: String
     public var caller: Caller?
     public var pid: Int32?
     public var action: String
@@ -20,6 +22,11 @@ public protocol HubBackend: Sendable {
     func shadow(_ operation: ShadowTopic.Operation, id: ShadowID, payload: [UInt8], identity: Identity) async
         -> Result<JSONValue, ShadowError>
     func namedShadows(of thing: String) async -> [String]
+    /// AWS's Publish: a shadow request topic is a shadow request by `identity`; any other topic
+    /// is published on the broker under the same rules the broker applies to that identity.
+    func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool, identity: Identity) async -> Result<
+        Void, ShadowError
+    >
 
     /// Ready once the broker is connected and the hub subscribed.
     func health() async -> (ready: Bool, detail: JSONValue)

@@ -2,22 +2,27 @@ public import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// HTTP/1.1 on a Unix socket, on swift-nio's server bootstrap and HTTP codec.
+/// HTTP/1.1 on a Unix socket — or over TLS on TCP — on swift-nio's server bootstrap and HTTP codec.
 ///
 /// Not Hummingbird, which binds sockets only by path: systemd socket activation hands us an
-/// already-bound descriptor, which NIO's `ServerBootstrap.bind(_:)` adopts. Each connection is a
-/// task that reads a request, asks the responder, and writes the answer (keep-alive honoured).
+/// already-bound descriptor, which NIO's `ServerBootstrap.bind(_:)` adopts. The HTTPS listener
+/// is the same code with swift-nio-ssl's handler in front of the codec: one request loop, one
+/// responder protocol, for both ways in. Each connection is a task that reads a request, asks the
+/// responder, and writes the answer (keep-alive honoured).
 public struct UnixSocketHTTPServer: Sendable {
     /// Where to listen: a path to bind (stale files removed, mode and group set), or a
     /// descriptor inherited from systemd.
     public enum Listener: Sendable {
         case path(String, mode: UInt32 = 0o660, group: UInt32? = nil)
         case inheritedDescriptor(Int32)
+        /// TCP on `host:port` with TLS from a PEM certificate chain and key.
+        case tls(host: String, port: Int, certificateFile: String, keyFile: String)
     }
 
     public let listener: Listener
@@ -46,6 +51,19 @@ public struct UnixSocketHTTPServer: Sendable {
         }
         let server: NIOAsyncChannel<(Connection, PeerCredentials?), Never>
         switch listener {
+        case .tls(let host, let port, let certificateFile, let keyFile):
+            let context = try NIOSSLContext(
+                configuration: .makeServerConfiguration(
+                    certificateChain: try NIOSSLCertificate.fromPEMFile(certificateFile).map { .certificate($0) },
+                    privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem))))
+            server = try await bootstrap.bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    return (try Connection(wrappingChannelSynchronously: channel), nil)
+                }
+            }
+            logger.info("HTTPS listening", metadata: ["address": "\(host):\(port)"])
         case .path(let path, let mode, let group):
             try Self.removeStaleSocket(at: path)
             server = try await bootstrap.bind(unixDomainSocketPath: path, childChannelInitializer: initializer)
@@ -137,9 +155,10 @@ public struct UnixSocketHTTPServer: Sendable {
                             response = .error(413, "request body is over the limit of \(maxBodyBytes) bytes")
                         } else {
                             let (path, query) = HTTPRequest.splitTarget(requestHead.uri)
-                            let request = HTTPRequest(
+                            var request = HTTPRequest(
                                 method: requestHead.method.rawValue, path: path, query: query,
                                 headers: requestHead.headers.map { ($0.name, $0.value) }, body: body, peer: peer)
+                            request.target = requestHead.uri
                             response = await responder.respond(to: request)
                         }
                         let keepAlive = try await write(

@@ -79,3 +79,15 @@ public enum BrokerPassword {
         return Array(output.prefix(Int(length) - padding))
     }
 }
+
+/// AWS-style keys for an application's HTTPS requests (SigV4): an access key id of 20 uppercase
+/// letters and digits starting `HHAK` (AWS's start `AKIA`), and a 40-character secret.
+public enum AccessKeys {
+    public static func generate() -> (accessKeyID: String, secretAccessKey: String) {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+        let id = "HHAK" + String(BrokerPassword.randomBytes(16).map { alphabet[Int($0 & 31)] })
+        let secretAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+        let secret = String(BrokerPassword.randomBytes(40).map { secretAlphabet[Int($0 & 63)] })
+        return (id, secret)
+    }
+}

@@ -91,6 +91,28 @@ public final class DeviceCA: @unchecked Sendable {
         return identity
     }
 
+    /// The HTTPS listener's certificate from this CA, in `directory/https.crt` and `https.key`:
+    /// made when missing, when its names changed (`altNames`, e.g. a new host name) or when it
+    /// has less than 30 days left; valid 398 days. Returns the two paths.
+    public func serverCertificate(altNames: String, commonName: String) throws(Failure) -> (
+        certificate: String, key: String
+    ) {
+        let certificateFile = directory + "/https.crt"
+        let keyFile = directory + "/https.key"
+        let namesFile = directory + "/https.names"
+        let current = FileContents.text(certificateFile)
+        let secondsLeft = current.map { homehub_seconds_left($0) } ?? Int.min
+        if current == nil || FileContents.read(keyFile) == nil || FileContents.text(namesFile) != altNames
+            || secondsLeft < 30 * 86400
+        {
+            let issued = try issue(commonName: commonName, altNames: altNames, days: 398)
+            try Self.write(issued.key, to: keyFile, mode: 0o600)
+            try Self.write(issued.certificate, to: certificateFile, mode: 0o644)
+            try Self.write(altNames, to: namesFile, mode: 0o644)
+        }
+        return (certificateFile, keyFile)
+    }
+
     static func take(_ pointer: UnsafeMutablePointer<CChar>?) -> String? {
         guard let pointer else { return nil }
         defer { free(pointer) }

@@ -24,6 +24,7 @@ extension ControlBackend {
             return .failure(.invalid("'role' must be read, write or sensitive (got \(request["role"] ?? .null))"))
         }
         let issueCertificate = request["issueCert"]?.boolValue ?? false
+        let keys = request["accessKey"]?.boolValue == true ? AccessKeys.generate() : nil
         if issueCertificate, authority == nil {
             return .failure(
                 HubError(
@@ -33,7 +34,8 @@ extension ControlBackend {
         let password = BrokerPassword.generate()
         let now = clock.epochSeconds()
         let record = ApplicationRecord(
-            name: name, role: role, passwordHash: BrokerPassword.hash(password), createdAt: now, rotatedAt: now)
+            name: name, role: role, passwordHash: BrokerPassword.hash(password), createdAt: now, rotatedAt: now,
+            accessKeyID: keys?.accessKeyID, secretAccessKey: keys?.secretAccessKey)
         do {
             guard try await store.saveApplication(record, replacing: false) else {
                 return .failure(
@@ -56,6 +58,11 @@ extension ControlBackend {
         let password = BrokerPassword.generate()
         record.passwordHash = BrokerPassword.hash(password)
         record.rotatedAt = clock.epochSeconds()
+        if record.accessKeyID != nil {
+            let keys = AccessKeys.generate()
+            record.accessKeyID = keys.accessKeyID
+            record.secretAccessKey = keys.secretAccessKey
+        }
         do {
             _ = try await store.saveApplication(record, replacing: true)
         } catch {
@@ -86,6 +93,9 @@ extension ControlBackend {
     > {
         guard case .object(var body) = record.json else { return .failure(HubError(.internal, "unreachable")) }
         body["mqtt"] = ["username": .string(record.name), "password": .string(password)]
+        if let id = record.accessKeyID, let secret = record.secretAccessKey {
+            body["aws"] = ["accessKeyId": .string(id), "secretAccessKey": .string(secret)]
+        }
         if issueCertificate, let authority {
             do {
                 let identity = try authority.issue(commonName: "app.\(record.name)")

@@ -142,14 +142,14 @@ extension ControlBackend {
         let entry = AuditEntry(
             time: clock.epochSeconds(), uid: record.caller?.uid, user: record.caller?.userName, pid: record.pid,
             action: record.action, target: record.target, result: record.result, detail: record.detail,
-            identity: record.identity.description, path: "api")
+            identity: record.identity.description, path: record.path)
         do {
             try await store.appendAudit(entry)
         } catch {
             logger.error("cannot write the audit log", metadata: ["action": "\(record.action)", "error": "\(error)"])
         }
         if record.result == 403 {
-            Counter(label: "homehub_access_denied_total", dimensions: [("path", "api")]).increment()
+            Counter(label: "homehub_access_denied_total", dimensions: [("path", record.path)]).increment()
         }
         logger.info(
             "\(record.action) → \(record.result)",

@@ -21,6 +21,8 @@ struct ControlBackend: HubBackend {
     let authority: DeviceCA?
     let tlsPort: Int
     let identities: IdentityTable
+    /// Publishes on the broker as the hub (AWS's Publish for topics that are not shadow requests).
+    let mqttPublish: (@Sendable (String, [UInt8], Int, Bool) async -> Bool)?
     /// The embedded broker's access files (nil with an external broker).
     let brokerAccess: BrokerAccess?
     let logger: Logger
@@ -35,6 +37,35 @@ struct ControlBackend: HubBackend {
     }
 
     func namedShadows(of thing: String) async -> [String] { await shadows.namedShadows(of: thing) }
+
+    func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool, identity: Identity) async -> Result<
+        Void, ShadowError
+    > {
+        if let shadowTopic = ShadowTopic(topic) {
+            // A shadow request, as on MQTT: its answer goes to …/accepted or …/rejected there.
+            let id: ShadowID
+            do {
+                id = try shadowTopic.shadowID(limits: limits)
+            } catch {
+                return .failure(error)
+            }
+            let answer = await shadows.perform(
+                .init(shadowTopic.operation, id, payload: payload), origin: .api, by: identity)
+            if case .failure(let error) = answer, error.code == 403 { return .failure(error) }
+            return .success(())
+        }
+        if let refusal = TopicRules.refusal(
+            topic, for: identity,
+            role: { shadows.access.rules.role(of: $0, on: $1, directory: shadows.access.directory) })
+        {
+            return .failure(ShadowError(code: 403, message: refusal))
+        }
+        guard let mqttPublish else {
+            return .failure(ShadowError(code: 503, message: "the hub is not connected to an MQTT broker"))
+        }
+        return await mqttPublish(topic, payload, qos, retain)
+            ? .success(()) : .failure(ShadowError(code: 503, message: "the MQTT broker is not reachable; try again"))
+    }
 
     func health() async -> (ready: Bool, detail: JSONValue) { await status.health() }
 

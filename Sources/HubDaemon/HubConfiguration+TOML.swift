@@ -20,7 +20,21 @@ extension HubConfiguration {
         let reader = DocumentReader<ConfigurationError>(
             TOMLValue.table(root).json, objectName: "table",
             failure: { path, rule in ConfigurationError(message: "\(source): '\(path)' \(rule)") })
-        try reader.onlyKeys(["hub", "mqtt", "plugins", "shadows", "policy", "things"])
+        try reader.onlyKeys(["hub", "mqtt", "http", "plugins", "shadows", "policy", "things"])
+        if let http = try reader.object("http") {
+            try http.onlyKeys(["listen", "tls_cert_file", "tls_key_file"])
+            let listen = try http.strings("listen") ?? []
+            for address in listen where Self.splitAddress(address) == nil {
+                throw http.fail(
+                    "listen", "must be a list of \"host:port\" (\"[::1]:8443\" for IPv6), got \"\(address)\"")
+            }
+            self.http.listen = listen
+            self.http.tlsCertFile = try http.string("tls_cert_file")
+            self.http.tlsKeyFile = try http.string("tls_key_file")
+            if (self.http.tlsCertFile == nil) != (self.http.tlsKeyFile == nil) {
+                throw http.fail("tls_cert_file", "needs tls_key_file too (both, or neither for the hub's own CA)")
+            }
+        }
         if let hub = try reader.object("hub") {
             try hub.onlyKeys(["data_dir", "socket", "socket_group", "socket_mode", "log_level", "time_zone"])
             if let text = try hub.string("socket_mode") {
@@ -145,5 +159,15 @@ extension HubConfiguration {
             self.shadows.requireRegisteredThings =
                 try shadows.bool("require_registered_things") ?? self.shadows.requireRegisteredThings
         }
+    }
+
+    /// `host:port` or `[v6]:port` → its parts; nil when it is neither.
+    public static func splitAddress(_ address: String) -> (host: String, port: Int)? {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+            (1...65535).contains(port)
+        else { return nil }
+        var host = String(address[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host.isEmpty ? nil : (host, port)
     }
 }

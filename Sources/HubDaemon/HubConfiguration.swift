@@ -49,6 +49,15 @@ public struct HubConfiguration: Sendable, Equatable {
         public var mosquitto = "/usr/sbin/mosquitto"
     }
 
+    /// The HTTPS listener: AWS IoT's data-plane API signed with SigV4 (docs/applications.md).
+    public struct HTTP: Sendable, Equatable {
+        /// `host:port` addresses (`[::1]:8443` for IPv6); empty: no HTTPS listener.
+        public var listen: [String] = []
+        /// PEM files; unset: a certificate from the hub's CA (data_dir/ca/https.crt), renewed by itself.
+        public var tlsCertFile: String?
+        public var tlsKeyFile: String?
+    }
+
     public struct Plugins: Sendable, Equatable {
         public var directories = ["/usr/lib/homehub/plugins", "/etc/homehub/plugins.d"]
         public var pingSeconds = 10.0
@@ -82,6 +91,7 @@ public struct HubConfiguration: Sendable, Equatable {
     public var policy = AccessPolicy()
     public var things: [Thing] = []
     public var mqtt = MQTT()
+    public var http = HTTP()
     public var plugins = Plugins()
     public var shadows = Shadows()
 

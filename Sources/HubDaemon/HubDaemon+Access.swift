@@ -83,3 +83,63 @@ public enum ApplicationNames {
         return nil
     }
 }
+
+extension HubDaemon {
+    /// The HTTPS listener's certificate and key: `[http] tls_cert_file`/`tls_key_file`, or one from
+    /// the hub's CA naming this machine (host name, HOST.local, localhost, its addresses).
+    static func httpsCertificate(_ configuration: HubConfiguration, authority: DeviceCA?) throws -> (
+        certificate: String, key: String
+    ) {
+        if let certificate = configuration.http.tlsCertFile, let key = configuration.http.tlsKeyFile {
+            for file in [certificate, key] where access(file, R_OK) != 0 {
+                throw ConfigurationError(message: "http: cannot read \(file) (\(String(cString: strerror(errno))))")
+            }
+            return (certificate, key)
+        }
+        guard let authority else { throw ConfigurationError(message: "http: no certificate and no hub CA") }
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count - 1)
+        let host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var names = ["DNS:localhost", "IP:127.0.0.1", "IP:::1"]
+        if !host.isEmpty, host != "localhost" { names = ["DNS:\(host)", "DNS:\(host).local"] + names }
+        for address in configuration.http.listen {
+            guard let (listenHost, _) = HubConfiguration.splitAddress(address),
+                !["0.0.0.0", "::", "localhost", "127.0.0.1", "::1"].contains(listenHost)
+            else { continue }
+            names.append(
+                listenHost.allSatisfy({ $0.isNumber || $0 == "." || $0 == ":" })
+                    ? "IP:\(listenHost)" : "DNS:\(listenHost)")
+        }
+        names += interfaceAddresses().map { "IP:\($0)" }
+        var unique: [String] = []
+        for name in names where !unique.contains(name) { unique.append(name) }
+        do {
+            return try authority.serverCertificate(altNames: unique.joined(separator: ","), commonName: host)
+        } catch {
+            throw ConfigurationError(message: "http: cannot make the HTTPS certificate: \(error.description)")
+        }
+    }
+
+    /// The machine's IPv4 addresses but loopback (for the certificate's names).
+    static func interfaceAddresses() -> [String] {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0, let first = list else { return [] }
+        defer { freeifaddrs(list) }
+        var addresses: [String] = []
+        var cursor: UnsafeMutablePointer<ifaddrs>? = first
+        while let entry = cursor {
+            defer { cursor = entry.pointee.ifa_next }
+            guard let address = entry.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET) else {
+                continue
+            }
+            var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+            address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { ipv4 in
+                var raw = ipv4.pointee.sin_addr
+                _ = inet_ntop(AF_INET, &raw, &text, socklen_t(INET_ADDRSTRLEN))
+            }
+            let value = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if !value.hasPrefix("127."), !addresses.contains(value) { addresses.append(value) }
+        }
+        return addresses
+    }
+}

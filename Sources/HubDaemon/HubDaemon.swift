@@ -22,6 +22,9 @@ public enum HubDaemon {
     /// HTTP fuzzer drives in-process through ``api`` without starting anything.
     public struct Assembly: Sendable {
         public let api: ControlAPI
+        /// The HTTPS side: AWS's data-plane API, and where it listens.
+        let dataPlane: DataPlaneAPI
+        let https: [UnixSocketHTTPServer.Listener]
         let services: [ServiceGroupConfiguration.ServiceConfiguration]
         let status: HubStatus
         let shadows: ShadowService
@@ -53,6 +56,12 @@ public enum HubDaemon {
                 service: ControlAPIService(
                     server: UnixSocketHTTPServer(listener: listener, responder: hub.api, logger: logger),
                     status: hub.status)))
+        for listener in hub.https {
+            services.append(
+                .init(
+                    service: HTTPSService(
+                        server: UnixSocketHTTPServer(listener: listener, responder: hub.dataPlane, logger: logger))))
+        }
         services.append(
             .init(service: SystemdNotifier(status: hub.status, shadows: hub.shadows, store: hub.store, logger: logger)))
 
@@ -86,6 +95,9 @@ public enum HubDaemon {
         try makeDirectory(parent(of: configuration.hub.socket), mode: 0o755)
 
         let store = try HubStore(path: configuration.databasePath, now: clock.epochSeconds())
+        // The database holds the applications' SigV4 secrets: the hub's user alone reads it (SQLite
+        // gives its -wal and -shm files the database file's mode).
+        for suffix in ["", "-wal", "-shm"] { chmod(configuration.databasePath + suffix, 0o600) }
 
         let status = HubStatus(clock: clock)
         let events = EventBus(logger: logger)
@@ -163,7 +175,7 @@ public enum HubDaemon {
         try await commands.recover()
         // The hub's device CA (embedded broker only): certificates for devices and the TLS listener.
         var authority: DeviceCA?
-        if configuration.mqtt.mode == .embedded {
+        if configuration.mqtt.mode == .embedded || !configuration.http.listen.isEmpty {
             do {
                 authority = try DeviceCA(directory: configuration.hub.dataDirectory + "/ca")
             } catch {
@@ -221,6 +233,14 @@ public enum HubDaemon {
             shadows: shadows, store: store, status: status, events: events, clock: clock,
             limits: configuration.shadows.limits, plugins: plugins, commands: commands, schedules: schedules,
             authority: authority, tlsPort: configuration.mqtt.tlsPort, identities: identities,
+            mqttPublish: { topic, payload, qos, retain in
+                do {
+                    try await outbound.publish(topic, payload: payload, qos: qos, retain: retain)
+                    return true
+                } catch {
+                    return false
+                }
+            },
             brokerAccess: brokerAccess, logger: logger,
             metrics: {
                 let text = metrics.emitToString()
@@ -231,9 +251,25 @@ public enum HubDaemon {
             Counter(label: "homehub_plugin_restarts_total", dimensions: [("plugin", plugin.manifest.id)]).increment(
                 by: 0)
         }
-        let api = ControlAPI(backend: backend, policy: configuration.policy, identify: CallerIdentity.resolve)
+        let api = ControlAPI(
+            backend: backend, policy: configuration.policy, identify: CallerIdentity.resolve,
+            decide: { identity, permission in
+                access.rules.decide(
+                    identity, needs: permission, on: nil, action: permission.action, directory: identities)
+            })
+        var https: [UnixSocketHTTPServer.Listener] = []
+        if !configuration.http.listen.isEmpty {
+            let files = try httpsCertificate(configuration, authority: authority)
+            for address in configuration.http.listen {
+                guard let (host, port) = HubConfiguration.splitAddress(address) else { continue }
+                https.append(.tls(host: host, port: port, certificateFile: files.certificate, keyFile: files.key))
+            }
+        }
+        let authenticator = SigV4Authenticator(identities: identities, clock: clock)
+        let dataPlane = DataPlaneAPI(api: api, authenticate: { authenticator.authenticate($0) })
         return Assembly(
-            api: api, services: services, status: status, shadows: shadows, store: store, client: client,
+            api: api, dataPlane: dataPlane, https: https, services: services, status: status, shadows: shadows,
+            store: store, client: client,
             outbound: outbound,
             events: events)
     }

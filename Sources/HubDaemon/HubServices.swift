@@ -56,6 +56,15 @@ struct BrokerService: Service {
     }
 }
 
+/// One HTTPS listener (AWS's data-plane API).
+struct HTTPSService: Service {
+    let server: UnixSocketHTTPServer
+
+    func run() async throws {
+        try await runUntilGracefulShutdown { try await server.run() }
+    }
+}
+
 struct ControlAPIService: Service {
     let server: UnixSocketHTTPServer
     let status: HubStatus

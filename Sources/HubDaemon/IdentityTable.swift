@@ -21,6 +21,11 @@ public final class IdentityTable: IdentityDirectory {
 
     public func application(_ name: String) -> ApplicationRecord? { applications.withLock { $0[name] } }
 
+    /// The application that holds an access key, with its secret (for SigV4).
+    public func application(accessKey: String) -> ApplicationRecord? {
+        applications.withLock { $0.values.first { $0.accessKeyID == accessKey } }
+    }
+
     public func allApplications() -> [ApplicationRecord] {
         applications.withLock { $0.values.sorted { $0.name < $1.name } }
     }

@@ -88,6 +88,15 @@ enum Migrations {
             ALTER TABLE audit ADD COLUMN path TEXT;      -- api, mqtt, schedule, plugin, command
             """
         ),
+        (
+            "2026-12-05-access-keys",
+            """
+            -- SigV4 keys of applications (HTTPS): the verifier needs the secret itself.
+            ALTER TABLE applications ADD COLUMN access_key_id TEXT;
+            ALTER TABLE applications ADD COLUMN secret_access_key TEXT;
+            CREATE UNIQUE INDEX applications_access_key ON applications (access_key_id);
+            """
+        ),
     ]
 
     static func apply(to database: SQLiteDatabase, at now: Int64) throws(SQLiteError) {

@@ -50,6 +50,10 @@ struct AppsCommand: AsyncParsableCommand {
                 "Also issue a client certificate (CN app.NAME): writes DIR/NAME.key, DIR/NAME.crt and DIR/ca.crt.",
                 valueName: "DIR"))
         var issueCert: String?
+        @Flag(
+            name: .long,
+            help: "Also issue an AWS access key pair for the HTTPS API (SigV4: the AWS CLI and SDKs).")
+        var accessKey = false
 
         func validate() throws {
             guard Permission(rawValue: role) != nil else {
@@ -60,6 +64,7 @@ struct AppsCommand: AsyncParsableCommand {
         func run() async throws {
             var request: JSONObject = ["name": .string(name), "role": .string(role)]
             if issueCert != nil { request["issueCert"] = true }
+            if accessKey { request["accessKey"] = true }
             let body = try await global.call("POST", "/v1/apps", body: .object(request))
             try AppsCommand.show(body, certificateDirectory: issueCert, json: global.json)
         }
@@ -140,6 +145,20 @@ struct AppsCommand: AsyncParsableCommand {
         print(
             "MQTT password:  \(Output.text(body["mqtt"]?["password"]))   (shown once; hubctl apps rotate \(name) makes a new one)"
         )
+        if let id = body["aws"]?["accessKeyId"]?.stringValue, let secret = body["aws"]?["secretAccessKey"]?.stringValue
+        {
+            print("aws_access_key_id:     \(id)")
+            print("aws_secret_access_key: \(secret)   (shown once; hubctl apps rotate \(name) makes a new pair)")
+            print("")
+            print("For the AWS CLI, in ~/.aws/credentials:")
+            print("  [\(name)]")
+            print("  aws_access_key_id = \(id)")
+            print("  aws_secret_access_key = \(secret)")
+            print("and then: aws --profile \(name) --region us-east-1 iot-data get-thing-shadow \\")
+            print(
+                "    --endpoint-url https://HUB:8443 --ca-bundle /var/lib/homehub/ca/ca.crt --thing-name THING out.json"
+            )
+        }
         if let certificate = body["certificate"], let directory = certificateDirectory {
             print(
                 "certificate: \(directory)/\(name).crt, key: \(directory)/\(name).key (0600), CA: \(directory)/ca.crt; CN \(Output.text(certificate["commonName"])), TLS port \(Output.text(certificate["tlsPort"]))"

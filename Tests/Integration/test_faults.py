@@ -78,8 +78,9 @@ def test_a_full_disk_rejects_updates_clearly_corrupts_nothing_and_service_resume
 
 def test_sigkill_under_100_devices_loses_nothing_acknowledged_and_versions_stay_contiguous(tmp_path, broker):
     """100 devices stream updates (about 1000/s here) through an external broker; homehubd is
-    SIGKILLed mid-stream. Every acknowledged version is durable, each device saw its versions
-    1, 2, 3 … without a gap or a double, and after the restart the next version follows the stored one."""
+    SIGKILLed mid-stream. Every acknowledged version is durable, no device saw a version twice,
+    and after the restart the stored version is at least every version a device saw and the next
+    one follows it."""
     import threading
     import time
 
@@ -122,12 +123,15 @@ def test_sigkill_under_100_devices_loses_nothing_acknowledged_and_versions_stay_
         print(f"acknowledged {sum(map(len, seen.values()))} updates at {rate:.0f}/s before SIGKILL")
         for thing, versions in seen.items():
             # Answers to one device may overtake each other (they leave as their commits
-            # complete, as AWS does not promise order either), but none is missing or doubled.
-            assert sorted(versions) == list(range(1, len(versions) + 1)), (thing, versions)
+            # complete, as AWS does not promise order either) and none is doubled. The kill may
+            # cut answers still in flight, so the newest ones can be missing while a later one
+            # arrived (seen once in CI: 25, 27); what was committed is checked below.
+            assert len(set(versions)) == len(versions), (thing, versions)
+            assert versions and min(versions) == 1, (thing, versions)
         hub.start()
         for thing, versions in seen.items():
             status, _, body = hub.request("GET", f"/things/{thing}/shadow")
-            assert status == 200 and body["version"] >= versions[-1], (thing, versions[-1], body)
+            assert status == 200 and body["version"] >= max(versions), (thing, max(versions), body)
             after = hub.request("POST", f"/things/{thing}/shadow", {"state": {"reported": {"after": True}}})[2]
             assert after["version"] == body["version"] + 1
     finally:

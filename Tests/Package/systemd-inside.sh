@@ -45,6 +45,8 @@ check "the control socket is homehub:homehub 0660 as the socket unit says" \
 check "the first start was the only start (no restart after a failed one)" test "$(restarts)" = 0
 check "the hub is ready: serving, broker connected" within 30 ready
 check "hubctl unlock frontdoor --wait succeeds (root is sensitive)" within 30 hubctl unlock frontdoor --wait
+check "the database (it holds SigV4 secrets) is the hub's alone: 600" \
+    test "$(stat -c '%a %U' /var/lib/homehub/hub.db)" = "600 homehub"
 check "the broker's access plugin is loaded" sh -c "grep -q '^plugin /usr/lib/homehub/libhomehub-broker-plugin.so' /var/lib/homehub/mosquitto.conf"
 
 # --- a quiet journal ---------------------------------------------------------------------------
