@@ -28,7 +28,8 @@ run: deps
 	@scripts/stage-plugins.sh run/plugins debug
 	.build/debug/homehubd --config config/demo.toml
 
-## Benchmarks (release build); not part of `make test`. Parts: store, schedules, mqtt, scale.
+## Benchmarks (release build); not part of `make test`. Parts: store, schedules, mqtt, scale, and
+## the AWS data-plane API over HTTPS beside the Unix socket (scripts/bench-https.py).
 bench: deps
 	$(SWIFT) build -c release --product homehub-bench
 	$(SWIFT) build -c release --product homehubd
@@ -36,6 +37,8 @@ bench: deps
 	$(SWIFT) build -c release --product homehub-plugin-heater
 	$(SWIFT) build -c release --product homehub-plugin-motor
 	.build/release/homehub-bench
+	@scripts/python-env.sh
+	.build/venv/bin/python scripts/bench-https.py .build/release/homehubd .build/release/hubctl
 
 ## The fault suite (also part of `make test`): SIGKILL of the store writer and of homehubd,
 ## the broker killed, plugins that crash, hang, flood or write garbage, a full disk.

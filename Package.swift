@@ -60,7 +60,7 @@ let package = Package(
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])],
             linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("mosquitto")]),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", providers: [.apt(["libssl-dev"])]),
-        .target(name: "HubCrypto", dependencies: ["COpenSSL", "HubProcess"], swiftSettings: strict),
+        .target(name: "HubCrypto", dependencies: ["COpenSSL", "HubProcess", "HubCore"], swiftSettings: strict),
         .systemLibrary(name: "CSystemd", path: "Sources/CSystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(
             name: "HubSystemd", dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],

@@ -205,6 +205,28 @@ public struct ControlAPI: HTTPResponder {
                 Endpoint(route: "things/*/shadow", permission: .read) { request, captured in
                     await shadow(.get, request, thing: captured[0])
                 },
+                Endpoint(route: "retainedMessage", permission: .read) { request, _ in
+                    var maxResults = 200
+                    if let text = request.query["maxResults"] {
+                        guard let value = Int(text), (1...200).contains(value) else {
+                            return .error(
+                                400, "maxResults must be an integer from 1 to 200 (got \(text))",
+                                errorType: "InvalidRequestException")
+                        }
+                        maxResults = value
+                    }
+                    let token = request.query["nextToken"].flatMap { $0.isEmpty ? nil : $0 }
+                    return .json(await backend.retainedMessages(maxResults: maxResults, nextToken: token))
+                },
+                Endpoint(route: "retainedMessage/**", permission: .read) { request, captured in
+                    let topic = rawTail(of: request, after: "/retainedMessage/") ?? captured[0]
+                    guard let message = await backend.retainedMessage(topic) else {
+                        return .error(
+                            404, "No retained message exists on topic '\(topic)'",
+                            errorType: "ResourceNotFoundException")
+                    }
+                    return .json(message)
+                },
                 Endpoint(route: "api/things/shadow/ListNamedShadowsForThing/*", permission: .read) {
                     request, captured in
                     await listNamedShadows(request, thing: captured[0])
@@ -334,12 +356,7 @@ public struct ControlAPI: HTTPResponder {
     }
 
     func publish(_ request: HTTPRequest, topic captured: String) async -> HTTPResponse {
-        // The topic as sent (`%2F` inside a level is '/', as botocore encodes it); empty levels kept.
-        var topic = captured
-        if request.target.hasPrefix("/topics/") {
-            let raw = request.target.dropFirst("/topics/".count).prefix { $0 != "?" }
-            topic = HTTPRequest.percentDecoded(String(raw))
-        }
+        let topic = rawTail(of: request, after: "/topics/") ?? captured
         var qos = 0
         if let text = request.query["qos"] {
             guard let value = Int(text), (0...1).contains(value) else {
@@ -354,6 +371,14 @@ public struct ControlAPI: HTTPResponder {
         case .success: return .json([:])
         case .failure(let error): return .shadowError(error)
         }
+    }
+
+    /// A topic at the end of the path, as sent (`%2F` inside a level is '/', as botocore encodes
+    /// it), empty levels kept; nil when the request carries no raw target.
+    func rawTail(of request: HTTPRequest, after prefix: String) -> String? {
+        guard request.target.hasPrefix(prefix) else { return nil }
+        let raw = request.target.dropFirst(prefix.count).prefix { $0 != "?" }
+        return HTTPRequest.percentDecoded(String(raw))
     }
 
     func listNamedShadows(_ request: HTTPRequest, thing: String) async -> HTTPResponse {

@@ -30,7 +30,7 @@ public struct DataPlaneAPI: HTTPResponder {
     }
 
     /// The operations served here: GetThingShadow, UpdateThingShadow, DeleteThingShadow,
-    /// ListNamedShadowsForThing, Publish.
+    /// ListNamedShadowsForThing, Publish, GetRetainedMessage, ListRetainedMessages.
     static func isDataPlane(_ request: HTTPRequest) -> Bool {
         let segments = request.path.split(separator: "/", omittingEmptySubsequences: true)
         if segments.count == 3, segments[0] == "things", segments[2] == "shadow" { return true }
@@ -39,6 +39,7 @@ public struct DataPlaneAPI: HTTPResponder {
         {
             return true
         }
+        if segments.first == "retainedMessage" { return true }
         return segments.count >= 2 && segments[0] == "topics"
     }
 

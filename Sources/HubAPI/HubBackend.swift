@@ -22,6 +22,9 @@ public protocol HubBackend: Sendable {
     func shadow(_ operation: ShadowTopic.Operation, id: ShadowID, payload: [UInt8], identity: Identity) async
         -> Result<JSONValue, ShadowError>
     func namedShadows(of thing: String) async -> [String]
+    /// AWS's GetRetainedMessage (nil: none on that topic) and ListRetainedMessages.
+    func retainedMessage(_ topic: String) async -> JSONValue?
+    func retainedMessages(maxResults: Int, nextToken: String?) async -> JSONValue
     /// AWS's Publish: a shadow request topic is a shadow request by `identity`; any other topic
     /// is published on the broker under the same rules the broker applies to that identity.
     func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool, identity: Identity) async -> Result<

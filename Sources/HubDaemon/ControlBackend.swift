@@ -21,6 +21,8 @@ struct ControlBackend: HubBackend {
     let authority: DeviceCA?
     let tlsPort: Int
     let identities: IdentityTable
+    /// The broker's retained messages (AWS's GetRetainedMessage, ListRetainedMessages).
+    let retained: RetainedMessages
     /// Publishes on the broker as the hub (AWS's Publish for topics that are not shadow requests).
     let mqttPublish: (@Sendable (String, [UInt8], Int, Bool) async -> Bool)?
     /// The embedded broker's access files (nil with an external broker).
@@ -37,6 +39,12 @@ struct ControlBackend: HubBackend {
     }
 
     func namedShadows(of thing: String) async -> [String] { await shadows.namedShadows(of: thing) }
+
+    func retainedMessage(_ topic: String) async -> JSONValue? { retained.message(topic) }
+
+    func retainedMessages(maxResults: Int, nextToken: String?) async -> JSONValue {
+        retained.list(maxResults: maxResults, after: nextToken)
+    }
 
     func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool, identity: Identity) async -> Result<
         Void, ShadowError

@@ -146,6 +146,12 @@ public enum HubDaemon {
         var outboundOptions = inboundOptions
         outboundOptions.clientID += "-out"
         let outbound = try MQTTClient(options: outboundOptions)
+        // Retained messages are followed on a third connection (embedded broker: MQTT 5's
+        // retain-as-published tells a new retained message from an ordinary one).
+        let retained = RetainedMessages()
+        var retainedOptions = inboundOptions
+        retainedOptions.clientID += "-retained"
+        let retainedClient = embedded ? try MQTTClient(options: retainedOptions) : nil
         let deltas = LatestValues<ShadowID, ShadowFanOut.DeltaNotice>()
         let manualChanges = LatestValues<ShadowID, ShadowFanOut.ManualDesiredChange>()
         let shadows = try await ShadowService(
@@ -226,13 +232,19 @@ public enum HubDaemon {
                     client: client, outbound: outbound, shadows: shadows, status: status, logger: logger,
                     commandUpdates: commandUpdates, stampExpected: embedded)))
         services.append(.init(service: PluginService(plugins: plugins, shadows: shadows, deltas: deltas)))
+        if let retainedClient {
+            services.append(
+                .init(
+                    service: RetainedMessageService(
+                        client: retainedClient, retained: retained, clock: clock, logger: logger)))
+        }
         services.append(.init(service: CommandTimerService(commands: commands, updates: commandUpdates)))
         services.append(
             .init(service: ScheduleTimerService(schedules: schedules, manualChanges: manualChanges, clock: clock)))
         let backend = ControlBackend(
             shadows: shadows, store: store, status: status, events: events, clock: clock,
             limits: configuration.shadows.limits, plugins: plugins, commands: commands, schedules: schedules,
-            authority: authority, tlsPort: configuration.mqtt.tlsPort, identities: identities,
+            authority: authority, tlsPort: configuration.mqtt.tlsPort, identities: identities, retained: retained,
             mqttPublish: { topic, payload, qos, retain in
                 do {
                     try await outbound.publish(topic, payload: payload, qos: qos, retain: retain)

@@ -25,7 +25,8 @@ public final class MQTTClient: Sendable {
     private struct State {
         var connected = false
         var closed = false
-        var subscriptions: [String: Int32] = [:]
+        /// Filter → QoS and MQTT 5 subscription options (renewed at each connection).
+        var subscriptions: [String: (qos: Int32, options: Int32)] = [:]
         var pendingConnect: CheckedContinuation<Void, any Error>?
         var pendingAcknowledgements: [Int32: CheckedContinuation<Void, any Error>] = [:]
         /// QoS 1 publishes the broker has not acknowledged yet (their message ids).
@@ -145,9 +146,16 @@ public final class MQTTClient: Sendable {
     }
 
     /// Subscribes and waits for the SUBACK; the subscription is renewed after every reconnect.
-    public func subscribe(_ filter: String, qos: Int = 1) async throws {
-        state.withLock { $0.subscriptions[filter] = Int32(qos) }
-        try await acknowledged("subscribe to \(filter)") { mid in mosquitto_subscribe(handle, mid, filter, Int32(qos)) }
+    /// `retainAsPublished` (MQTT 5): live messages keep their retain flag, so a subscriber can
+    /// tell a new retained message from an ordinary one.
+    public func subscribe(_ filter: String, qos: Int = 1, retainAsPublished: Bool = false) async throws {
+        let options = retainAsPublished ? Int32(MQTT_SUB_OPT_RETAIN_AS_PUBLISHED.rawValue) : 0
+        state.withLock { $0.subscriptions[filter] = (Int32(qos), options) }
+        try await acknowledged("subscribe to \(filter)") { mid in
+            options == 0
+                ? mosquitto_subscribe(handle, mid, filter, Int32(qos))
+                : mosquitto_subscribe_v5(handle, mid, filter, Int32(qos), options, nil)
+        }
     }
 
     /// What became of a publish.
@@ -310,7 +318,13 @@ public final class MQTTClient: Sendable {
             defer { state.pendingConnect = nil }
             return (state.subscriptions, state.pendingConnect)
         }
-        for (filter, qos) in subscriptions { mosquitto_subscribe(handle, nil, filter, qos) }
+        for (filter, subscription) in subscriptions {
+            if subscription.options == 0 {
+                mosquitto_subscribe(handle, nil, filter, subscription.qos)
+            } else {
+                mosquitto_subscribe_v5(handle, nil, filter, subscription.qos, subscription.options, nil)
+            }
+        }
         // The window starts afresh: a publisher still waiting must not wait for acknowledgements
         // of ids it no longer counts.
         wakePublishers()
@@ -367,13 +381,16 @@ private func onMessage(
     _: OpaquePointer?, _ userData: UnsafeMutableRawPointer?, _ message: UnsafePointer<mosquitto_message>?
 ) {
     guard let message, let client = client(userData) else { return }
-    let raw = message.pointee
-    let payload: [UInt8] =
-        raw.payload.map {
-            Array(UnsafeRawBufferPointer(start: $0, count: Int(raw.payloadlen)))
-        } ?? []
-    client.received(
-        MQTTMessage(topic: String(cString: raw.topic), payload: payload, qos: Int(raw.qos), retain: raw.retain))
+    client.received(MQTTMessage(copying: message.pointee))
+}
+
+extension MQTTMessage {
+    /// A copy of libmosquitto's message (it is freed when the callback returns).
+    fileprivate init(copying raw: mosquitto_message) {
+        let payload: [UInt8] =
+            raw.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: Int(raw.payloadlen))) } ?? []
+        self.init(topic: String(cString: raw.topic), payload: payload, qos: Int(raw.qos), retain: raw.retain)
+    }
 }
 
 /// MQTT 5: the message with its user properties (the embedded broker stamps the sender there).
@@ -382,11 +399,6 @@ private func onMessageV5(
     _ properties: OpaquePointer?
 ) {
     guard let message, let client = client(userData) else { return }
-    let raw = message.pointee
-    let payload: [UInt8] =
-        raw.payload.map {
-            Array(UnsafeRawBufferPointer(start: $0, count: Int(raw.payloadlen)))
-        } ?? []
     var userProperties: [(String, String)] = []
     var name: UnsafeMutablePointer<CChar>?
     var value: UnsafeMutablePointer<CChar>?
@@ -401,8 +413,7 @@ private func onMessageV5(
         property = mosquitto_property_read_string_pair(
             property, Int32(MQTT_PROP_USER_PROPERTY.rawValue), &name, &value, true)
     }
-    var received = MQTTMessage(
-        topic: String(cString: raw.topic), payload: payload, qos: Int(raw.qos), retain: raw.retain)
+    var received = MQTTMessage(copying: message.pointee)
     received.userProperties = userProperties
     client.received(received)
 }

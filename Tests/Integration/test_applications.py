@@ -35,6 +35,7 @@ def https_hub(tmp_path):
                        ("livingroom", "heater", {"initialTemperature": 18.0})))
     hub = Hub(tmp_path, config)
     hub.endpoint = f"https://127.0.0.1:{https_port}"
+    hub.mqtt_port, hub.passwords = port, {}
     hub.ca = tmp_path / "data/ca/ca.crt"
     wait_for(lambda: hub.request("GET", "/things/frontdoor/shadow?name=lock")[2].get("state", {})
              .get("reported", {}).get("lockState") == "locked", what="the lock read back")
@@ -48,6 +49,7 @@ def add_app(hub, name, role):
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
     assert set(body["aws"]) == {"accessKeyId", "secretAccessKey"} and body["mqtt"]["username"] == name
+    hub.passwords[name] = body["mqtt"]["password"]
     return body["aws"]
 
 
@@ -103,7 +105,20 @@ def test_boto3_every_operation_served_and_the_roles_hold(https_hub):
                    payload=json.dumps({"state": {"reported": {"on": False}}}))
     wait_for(lambda: json.loads(reader.get_thing_shadow(thingName="lamp")["payload"].read())["version"] == 2,
              what="the published update")
-    writer.publish(topic="home/kitchen/note", qos=1, payload=b"hello")
+    writer.publish(topic="home/kitchen/note", qos=1, retain=True, payload=b"hello")
+    # Retained messages, whoever published them: through the API above, and a device on MQTT.
+    subprocess.run(["mosquitto_pub", "-V", "mqttv5", "-p", str(https_hub.mqtt_port), "-u", "kitchen", "-P",
+                    https_hub.passwords["kitchen"], "-r", "-q", "1", "-t", "home/hall/light", "-m", "on",
+                    "-D", "publish", "user-property", "room", "hall"], check=True)
+    wait_for(lambda: len(reader.list_retained_messages()["retainedTopics"]) == 2, what="two retained messages")
+    light = reader.get_retained_message(topic="home/hall/light")
+    assert (light["topic"], light["payload"], light["qos"]) == ("home/hall/light", b"on", 1)
+    assert json.loads(light["userProperties"]) == [{"room": "hall"}] and light["lastModifiedTime"] > 1.7e12
+    pages = reader.get_paginator("list_retained_messages").paginate(PaginationConfig={"PageSize": 1})
+    assert [item["topic"] for page in pages for item in page["retainedTopics"]] == [
+        "home/hall/light", "home/kitchen/note"]
+    with pytest.raises(reader.exceptions.ResourceNotFoundException):
+        reader.get_retained_message(topic="home/nothing")
     deleted = writer.delete_thing_shadow(thingName="lamp", shadowName="battery")
     assert json.loads(deleted["payload"].read())["version"] == 1
     with pytest.raises(reader.exceptions.ResourceNotFoundException):

@@ -29,13 +29,7 @@ sed 's/^/  lintian: /' "$work/lintian.txt"
 echo "install-test: ok: lintian (no errors, no warnings)"
 
 # The upgrade: version +1, and the default hub.toml changed, as a real upgrade would.
-mkdir -p "$work/repack" "$work/upgrade"
-dpkg-deb -R "$deb" "$work/repack"
-version=$(dpkg-deb -f "$deb" Version)
-sed -i "s/^Version: .*/Version: ${version}+upgrade1/" "$work/repack/DEBIAN/control"
-echo "# (changed in ${version}+upgrade1)" >> "$work/repack/etc/homehub/hub.toml"
-(cd "$work/repack" && find etc usr -type f -exec md5sum {} + > DEBIAN/md5sums)
-dpkg-deb --root-owner-group -b "$work/repack" "$work/upgrade/homehub_${version}+upgrade1_$(dpkg --print-architecture).deb" >/dev/null
+Tests/Package/make-upgrade.sh "$deb" "$work/repack" "$work/upgrade"
 
 mkdir -p "$work/root-layers"
 unshare --mount --net --propagation private -- /bin/bash -euo pipefail -c '

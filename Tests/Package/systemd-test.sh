@@ -33,12 +33,7 @@ work=$(mktemp -d /tmp/homehub-nspawn.XXXXXX)
 mkdir -p "$work/upper" "$work/overlay-work" "$work/root" "$work/pkg/upgrade"
 cp "$deb" "$work/pkg/"
 # The upgrade package: version +1 and a changed conffile (as the install test makes it).
-dpkg-deb -R "$deb" "$work/repack"
-version=$(dpkg-deb -f "$deb" Version)
-sed -i "s/^Version: .*/Version: ${version}+upgrade1/" "$work/repack/DEBIAN/control"
-echo "# (changed in ${version}+upgrade1)" >> "$work/repack/etc/homehub/hub.toml"
-(cd "$work/repack" && find etc usr -type f -exec md5sum {} + > DEBIAN/md5sums)
-dpkg-deb --root-owner-group -b "$work/repack" "$work/pkg/upgrade/homehub_${version}+upgrade1_$(dpkg --print-architecture).deb" > /dev/null
+Tests/Package/make-upgrade.sh "$deb" "$work/repack" "$work/pkg/upgrade"
 cp Tests/Package/systemd-inside.sh "$work/pkg/"
 # apt reads local packages as its sandbox user, _apt.
 chmod 0755 "$work" "$work/pkg" "$work/pkg/upgrade"
