@@ -365,12 +365,69 @@ public struct ControlAPI: HTTPResponder {
             qos = value
         }
         let retain = request.query["retain"] == "true"
+        let properties: PublishProperties
+        switch Self.publishProperties(request) {
+        case .success(let value): properties = value
+        case .failure(let error): return .error(400, error.message, errorType: "InvalidRequestException")
+        }
         switch await backend.publish(
-            topic: topic, payload: request.body, qos: qos, retain: retain, identity: identity(of: request))
+            topic: topic, payload: request.body, qos: qos, retain: retain, properties: properties,
+            identity: identity(of: request))
         {
         case .success: return .json([:])
         case .failure(let error): return .shadowError(error)
         }
+    }
+
+    /// Publish's MQTT 5 parameters, as botocore sends them: `x-amz-mqtt5-user-properties` (a JSON
+    /// array of one-member objects, base64), `x-amz-mqtt5-payload-format-indicator`,
+    /// `x-amz-mqtt5-correlation-data` (base64), and `contentType`, `responseTopic`, `messageExpiry`.
+    static func publishProperties(_ request: HTTPRequest) -> Result<PublishProperties, HubError> {
+        var properties = PublishProperties()
+        if let header = request.header("x-amz-mqtt5-user-properties") {
+            // botocore encodes the JSON text as a JSON string (the shape is a string marked
+            // jsonvalue) before base64; other clients send the array itself.
+            var value = Base64.decode(header).flatMap { try? JSONParser().parse($0) }
+            if let text = value?.stringValue { value = try? JSONParser().parse(Array(text.utf8)) }
+            guard let list = value?.arrayValue else {
+                return .failure(
+                    .invalid(
+                        "x-amz-mqtt5-user-properties must be base64 of a JSON array such as [{\"deviceName\": \"alpha\"}]"
+                    ))
+            }
+            for item in list {
+                guard let object = item.objectValue else {
+                    return .failure(
+                        .invalid("each user property must be a JSON object of strings (got \(item.compactText))"))
+                }
+                for (name, value) in object {
+                    guard let text = value.stringValue else {
+                        return .failure(.invalid("user property '\(name)' must be a string (got \(value.compactText))"))
+                    }
+                    properties.userProperties.append(.init(name: name, value: text))
+                }
+            }
+        }
+        switch request.header("x-amz-mqtt5-payload-format-indicator") {
+        case nil: break
+        case "UTF8_DATA"?: properties.payloadIsUTF8 = true
+        case "UNSPECIFIED_BYTES"?: properties.payloadIsUTF8 = false
+        case let other?:
+            return .failure(.invalid("payloadFormatIndicator must be UNSPECIFIED_BYTES or UTF8_DATA (got \(other))"))
+        }
+        if let data = request.header("x-amz-mqtt5-correlation-data") {
+            guard let bytes = Base64.decode(data) else { return .failure(.invalid("correlationData must be base64")) }
+            properties.correlationData = bytes
+        }
+        properties.contentType = request.query["contentType"]
+        properties.responseTopic = request.query["responseTopic"]
+        if let text = request.query["messageExpiry"] {
+            guard let seconds = UInt32(text) else {
+                return .failure(.invalid("messageExpiry must be a number of seconds (got \(text))"))
+            }
+            properties.messageExpirySeconds = seconds
+        }
+        return .success(properties)
     }
 
     /// A topic at the end of the path, as sent (`%2F` inside a level is '/', as botocore encodes

@@ -27,7 +27,9 @@ public protocol HubBackend: Sendable {
     func retainedMessages(maxResults: Int, nextToken: String?) async -> JSONValue
     /// AWS's Publish: a shadow request topic is a shadow request by `identity`; any other topic
     /// is published on the broker under the same rules the broker applies to that identity.
-    func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool, identity: Identity) async -> Result<
+    func publish(
+        topic: String, payload: [UInt8], qos: Int, retain: Bool, properties: PublishProperties, identity: Identity
+    ) async -> Result<
         Void, ShadowError
     >
 

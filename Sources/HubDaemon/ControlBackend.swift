@@ -24,7 +24,7 @@ struct ControlBackend: HubBackend {
     /// The broker's retained messages (AWS's GetRetainedMessage, ListRetainedMessages).
     let retained: RetainedMessages
     /// Publishes on the broker as the hub (AWS's Publish for topics that are not shadow requests).
-    let mqttPublish: (@Sendable (String, [UInt8], Int, Bool) async -> Bool)?
+    let mqttPublish: (@Sendable (String, [UInt8], Int, Bool, PublishProperties) async -> Bool)?
     /// The embedded broker's access files (nil with an external broker).
     let brokerAccess: BrokerAccess?
     let logger: Logger
@@ -46,7 +46,9 @@ struct ControlBackend: HubBackend {
         retained.list(maxResults: maxResults, after: nextToken)
     }
 
-    func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool, identity: Identity) async -> Result<
+    func publish(
+        topic: String, payload: [UInt8], qos: Int, retain: Bool, properties: PublishProperties, identity: Identity
+    ) async -> Result<
         Void, ShadowError
     > {
         if let shadowTopic = ShadowTopic(topic) {
@@ -71,7 +73,7 @@ struct ControlBackend: HubBackend {
         guard let mqttPublish else {
             return .failure(ShadowError(code: 503, message: "the hub is not connected to an MQTT broker"))
         }
-        return await mqttPublish(topic, payload, qos, retain)
+        return await mqttPublish(topic, payload, qos, retain, properties)
             ? .success(()) : .failure(ShadowError(code: 503, message: "the MQTT broker is not reachable; try again"))
     }
 

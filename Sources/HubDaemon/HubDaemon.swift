@@ -245,9 +245,10 @@ public enum HubDaemon {
             shadows: shadows, store: store, status: status, events: events, clock: clock,
             limits: configuration.shadows.limits, plugins: plugins, commands: commands, schedules: schedules,
             authority: authority, tlsPort: configuration.mqtt.tlsPort, identities: identities, retained: retained,
-            mqttPublish: { topic, payload, qos, retain in
+            mqttPublish: { topic, payload, qos, retain, properties in
                 do {
-                    try await outbound.publish(topic, payload: payload, qos: qos, retain: retain)
+                    try await outbound.publish(
+                        topic, payload: payload, qos: qos, retain: retain, properties: properties)
                     return true
                 } catch {
                     return false

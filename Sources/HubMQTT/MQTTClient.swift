@@ -1,5 +1,6 @@
 internal import CMosquitto
 import Dispatch
+public import HubCore
 public import HubProcess
 import Synchronization
 
@@ -180,9 +181,13 @@ public final class MQTTClient: Sendable {
     /// one whose network thread can block on a full ``messages`` inbox: the hub publishes on a
     /// connection of its own.
     @discardableResult
-    public func publish(_ topic: String, payload: [UInt8], qos: Int = 1, retain: Bool = false) async throws(MQTTError)
-        -> Published
-    {
+    public func publish(
+        _ topic: String, payload: [UInt8], qos: Int = 1, retain: Bool = false, properties: PublishProperties? = nil
+    ) async throws(MQTTError) -> Published {
+        // MQTT 5 properties, on a connection that speaks MQTT 5 (libmosquitto copies the list).
+        var list: OpaquePointer?
+        defer { if list != nil { mosquitto_property_free_all(&list) } }
+        if let properties, !properties.isEmpty, options.protocolVersion5 { list = Self.propertyList(properties) }
         while true {
             let attempt: (status: Int32, published: Published?) = state.withLock { state in
                 if qos > 0 && state.unacknowledged.count >= options.maxUnacknowledged {
@@ -195,7 +200,10 @@ public final class MQTTClient: Sendable {
                 // Under the lock, so that the acknowledgement cannot be seen before the id is stored.
                 var mid: Int32 = 0
                 let status = payload.withUnsafeBytes {
-                    mosquitto_publish(handle, &mid, topic, Int32($0.count), $0.baseAddress, Int32(qos), retain)
+                    list == nil
+                        ? mosquitto_publish(handle, &mid, topic, Int32($0.count), $0.baseAddress, Int32(qos), retain)
+                        : mosquitto_publish_v5(
+                            handle, &mid, topic, Int32($0.count), $0.baseAddress, Int32(qos), retain, list)
                 }
                 if qos > 0 && (status == MOSQ_ERR_SUCCESS.rawValue || status == MOSQ_ERR_NO_CONN.rawValue) {
                     state.unacknowledged.insert(mid)
@@ -211,6 +219,33 @@ public final class MQTTClient: Sendable {
             }
             await waitForRoom()
         }
+    }
+
+    static func propertyList(_ properties: PublishProperties) -> OpaquePointer? {
+        var list: OpaquePointer?
+        for property in properties.userProperties {
+            mosquitto_property_add_string_pair(
+                &list, Int32(MQTT_PROP_USER_PROPERTY.rawValue), property.name, property.value)
+        }
+        if let utf8 = properties.payloadIsUTF8 {
+            mosquitto_property_add_byte(&list, Int32(MQTT_PROP_PAYLOAD_FORMAT_INDICATOR.rawValue), utf8 ? 1 : 0)
+        }
+        if let contentType = properties.contentType {
+            mosquitto_property_add_string(&list, Int32(MQTT_PROP_CONTENT_TYPE.rawValue), contentType)
+        }
+        if let responseTopic = properties.responseTopic {
+            mosquitto_property_add_string(&list, Int32(MQTT_PROP_RESPONSE_TOPIC.rawValue), responseTopic)
+        }
+        if let data = properties.correlationData {
+            data.withUnsafeBytes {
+                _ = mosquitto_property_add_binary(
+                    &list, Int32(MQTT_PROP_CORRELATION_DATA.rawValue), $0.baseAddress, UInt16(clamping: $0.count))
+            }
+        }
+        if let expiry = properties.messageExpirySeconds {
+            mosquitto_property_add_int32(&list, Int32(MQTT_PROP_MESSAGE_EXPIRY_INTERVAL.rawValue), expiry)
+        }
+        return list
     }
 
     private func waitForRoom() async {

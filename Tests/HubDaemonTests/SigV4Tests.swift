@@ -64,6 +64,10 @@ import Testing
         #expect(Base64.encode(Array("fo".utf8)) == "Zm8=")
         #expect(Base64.encode(Array("foobar".utf8)) == "Zm9vYmFy")
         #expect(Base64.encode([0xFF, 0xFE, 0xFD]) == "//79")
+        for text in ["", "f", "fo", "foo", "foobar", "any carnal pleasure."] {
+            #expect(Base64.decode(Base64.encode(Array(text.utf8))) == Array(text.utf8))
+        }
+        #expect(Base64.decode("not base64!") == nil)
     }
 }
 

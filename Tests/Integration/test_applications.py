@@ -216,3 +216,39 @@ def test_each_authentication_failure_has_the_status_error_type_and_an_audit_row(
     rows = https_hub.request("GET", "/v1/audit?limit=50")[2]["entries"]
     refused = [r for r in rows if r["path"] == "https" and r["result"] == 401]
     assert len(refused) >= 6 and any(r["identity"] == "application:script" for r in refused)
+
+
+def test_publish_carries_its_mqtt5_parameters_to_subscribers(https_hub):
+    """Publish's MQTT 5 parameters (headers and query, as botocore sends them) reach an MQTT 5
+    subscriber: user properties, payload format, content type, response topic, correlation data,
+    message expiry."""
+    import base64
+    import queue
+
+    import paho.mqtt.client as mqtt
+
+    writer = client(https_hub, add_app(https_hub, "panel", "write"))
+    received, subscribed = queue.Queue(), queue.Queue()
+    subscriber = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    subscriber.username_pw_set("panel", https_hub.passwords["panel"])
+    subscriber.on_message = lambda c, u, message: received.put(message)
+    subscriber.on_subscribe = lambda *arguments: subscribed.put(True)
+    subscriber.on_connect = lambda c, u, f, r, p: c.subscribe("home/door/#", qos=1)
+    subscriber.connect("127.0.0.1", https_hub.mqtt_port)
+    subscriber.loop_start()
+    try:
+        assert subscribed.get(timeout=10)
+        writer.publish(topic="home/door/event", qos=1, payload=b"opened",
+                       userProperties=json.dumps([{"source": "phone"}, {"n": "2"}]),
+                       payloadFormatIndicator="UTF8_DATA", contentType="text/plain", responseTopic="home/door/ack",
+                       correlationData=base64.b64encode(b"abc").decode(), messageExpiry=60)
+        message = received.get(timeout=10)
+    finally:
+        subscriber.loop_stop()
+        subscriber.disconnect()
+    properties = message.properties
+    assert message.payload == b"opened"
+    assert ("source", "phone") in properties.UserProperty and ("n", "2") in properties.UserProperty
+    assert properties.PayloadFormatIndicator == 1 and properties.ContentType == "text/plain"
+    assert properties.ResponseTopic == "home/door/ack" and properties.CorrelationData == b"abc"
+    assert 0 < properties.MessageExpiryInterval <= 60

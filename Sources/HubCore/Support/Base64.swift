@@ -22,3 +22,22 @@ public enum Base64 {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+extension Base64 {
+    /// The bytes of base64 text (padding optional); nil when it is not base64.
+    public static func decode(_ text: String) -> [UInt8]? {
+        var value: UInt32 = 0
+        var bits = 0
+        var out: [UInt8] = []
+        for byte in text.utf8 where byte != UInt8(ascii: "=") {
+            guard let index = alphabet.firstIndex(of: byte) else { return nil }
+            value = value << 6 | UInt32(index)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8((value >> UInt32(bits)) & 0xFF))
+            }
+        }
+        return out
+    }
+}
