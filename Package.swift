@@ -138,7 +138,7 @@ let package = Package(
         .target(
             name: "HubFuzz",
             dependencies: [
-                "HubCore", "HubPlugins", "HubProcess", "HubAPI", "HubDaemon",
+                "HubCore", "HubPlugins", "HubProcess", "HubAPI", "HubDaemon", "HubCrypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

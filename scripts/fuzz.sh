@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-60}"
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(shadow mqtt manifest plugin-line cron program toml http); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(shadow mqtt manifest plugin-line cron program toml http sigv4); fi
 
 swift build -c release --scratch-path .build-fuzz --product homehub-fuzz \
     -Xswiftc -sanitize=fuzzer -Xswiftc -DHOMEHUB_LIBFUZZER

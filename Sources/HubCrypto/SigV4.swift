@@ -19,6 +19,18 @@ public enum SigV4 {
 
     /// The parts of `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`.
     public struct Authorization: Sendable, Equatable {
+        public init(
+            accessKeyID: String, date: String, region: String, service: String, signedHeaders: [String],
+            signature: String
+        ) {
+            self.accessKeyID = accessKeyID
+            self.date = date
+            self.region = region
+            self.service = service
+            self.signedHeaders = signedHeaders
+            self.signature = signature
+        }
+
         public var accessKeyID: String
         public var date: String
         public var region: String
@@ -129,13 +141,7 @@ public enum SigV4 {
         guard let key = secret(authorization.accessKeyID) else {
             throw Failure(kind: .unknownKey, message: "The security token included in the request is invalid.")
         }
-        let canonical = canonicalRequest(request, signedHeaders: authorization.signedHeaders)
-        let stringToSign = "AWS4-HMAC-SHA256\n\(amzDate)\n\(authorization.scope)\n\(hex(sha256(Array(canonical.utf8))))"
-        var signingKey = hmac(Array("AWS4\(key)".utf8), Array(authorization.date.utf8))
-        for part in [authorization.region, authorization.service, "aws4_request"] {
-            signingKey = hmac(signingKey, Array(part.utf8))
-        }
-        let expected = hex(hmac(signingKey, Array(stringToSign.utf8)))
+        let expected = signature(request, authorization, amzDate: amzDate, secret: key)
         guard constantTimeEqual(expected, authorization.signature) else {
             throw Failure(
                 kind: .mismatch,
@@ -144,6 +150,20 @@ public enum SigV4 {
             )
         }
         return authorization
+    }
+
+    /// The signature a request must carry: HMAC-SHA256 of the string to sign with the key derived
+    /// from the secret, the date, the region and the service.
+    public static func signature(_ request: Request, _ authorization: Authorization, amzDate: String, secret: String)
+        -> String
+    {
+        let canonical = canonicalRequest(request, signedHeaders: authorization.signedHeaders)
+        let stringToSign = "AWS4-HMAC-SHA256\n\(amzDate)\n\(authorization.scope)\n\(hex(sha256(Array(canonical.utf8))))"
+        var signingKey = hmac(Array("AWS4\(secret)".utf8), Array(authorization.date.utf8))
+        for part in [authorization.region, authorization.service, "aws4_request"] {
+            signingKey = hmac(signingKey, Array(part.utf8))
+        }
+        return hex(hmac(signingKey, Array(stringToSign.utf8)))
     }
 
     /// The canonical request, as botocore forms it.

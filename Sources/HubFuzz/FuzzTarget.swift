@@ -25,6 +25,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// A control-API request (first line "METHOD /path", then the body) against a real hub
     /// core in memory: shadows, things, commands and schedules.
     case http
+    /// An HTTPS request (first line "METHOD target", then headers, a blank line, the body),
+    /// signed for it: SigV4 accepts it, and refuses it once the body or the target changes.
+    case sigv4
 
     /// Runs one input. Inputs the rules refuse are fine; crashes and broken properties are not.
     public func run(_ bytes: [UInt8]) {
@@ -37,6 +40,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .program: FuzzParsers.program(bytes)
         case .toml: FuzzParsers.toml(bytes)
         case .http: FuzzHTTP.run(bytes)
+        case .sigv4: FuzzSigV4.run(bytes)
         }
     }
 }
