@@ -15,8 +15,11 @@ snapshot() {
     find /etc /usr /var /opt -xdev \
         \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/cache -o -path /var/log -o -path /var/tmp \
            -o -path /var/lib/systemd/deb-systemd-helper-masked -o -path /etc/ld.so.cache \) -prune -o -print \
-        2>/dev/null | grep -v -E '^/etc/(passwd|group|shadow|gshadow|subuid|subgid)-?$' | sort
+        2>/dev/null | grep -v -E '^/etc/(passwd|group|shadow|gshadow|subuid|subgid)-?$' \
+        | grep -v -E '/multi-user.target.wants/mosquitto.service$' | sort
 }
+# (mosquitto.service's enablement is left out of the snapshots: the first install disables
+# Debian's broker on purpose, and a purge leaves it so — docs/packaging.md "One broker".)
 snapshot > before.txt
 
 # --- install ---------------------------------------------------------------------------------
@@ -111,6 +114,10 @@ apt-get purge -y -q homehub > apt-purge.log 2>&1 || { cat apt-purge.log; fail "p
 check "purge: /etc/homehub gone" test ! -e /etc/homehub
 check "purge: /var/lib/homehub gone" test ! -e /var/lib/homehub
 check "purge: the system user stays" getent passwd homehub
+if [ -e /etc/systemd/system/multi-user.target.wants/mosquitto.service ]; then
+    fail "Debian's mosquitto.service is still enabled: homehub runs its own broker"
+fi
+pass "one broker: Debian's mosquitto.service stays disabled"
 snapshot > after.txt
 if ! diff before.txt after.txt > leftovers.txt; then
     cat leftovers.txt
