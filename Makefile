@@ -62,8 +62,15 @@ deb: deps
 ## booted with systemd-nspawn (systemd as PID 1; the root is cached in /var/cache/homehub-nspawn).
 ## Root; CI runs it.
 package-test: deb
-	Tests/Package/install-test.sh
-	Tests/Package/systemd-test.sh
+	@status=0; Tests/Package/systemd-test.sh || status=$$?; \
+	if [ $$status -eq 77 ]; then \
+		echo "package-test: no real systemd here; the install test runs the daemon under its stand-in"; \
+		HOMEHUB_STANDIN=1 Tests/Package/install-test.sh; \
+	elif [ $$status -eq 0 ]; then \
+		Tests/Package/install-test.sh; \
+	else \
+		exit $$status; \
+	fi
 
 ## hubctl's man page, generated from its command definitions (swift-argument-parser's plugin).
 man: deps

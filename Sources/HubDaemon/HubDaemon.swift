@@ -31,6 +31,7 @@ public enum HubDaemon {
         let store: HubStore
         let client: MQTTClient
         let outbound: MQTTClient
+        let retainedClient: MQTTClient?
         let events: EventBus
     }
 
@@ -56,11 +57,12 @@ public enum HubDaemon {
                 service: ControlAPIService(
                     server: UnixSocketHTTPServer(listener: listener, responder: hub.api, logger: logger),
                     status: hub.status)))
-        for listener in hub.https {
+        for (listener, address) in zip(hub.https, configuration.http.listen) {
             services.append(
                 .init(
                     service: HTTPSService(
-                        server: UnixSocketHTTPServer(listener: listener, responder: hub.dataPlane, logger: logger))))
+                        server: UnixSocketHTTPServer(listener: listener, responder: hub.dataPlane, logger: logger),
+                        address: address)))
         }
         services.append(
             .init(service: SystemdNotifier(status: hub.status, shadows: hub.shadows, store: hub.store, logger: logger)))
@@ -73,10 +75,14 @@ public enum HubDaemon {
                 "data_dir": "\(configuration.hub.dataDirectory)", "socket": "\(configuration.hub.socket)",
                 "mqtt.mode": "\(configuration.mqtt.mode.rawValue)",
             ])
+        defer {
+            // Also when a service failed: every connection is closed once, whatever stopped the group.
+            hub.client.close()
+            hub.outbound.close()
+            hub.retainedClient?.close()
+            if case .path = listener { unlink(configuration.hub.socket) }
+        }
         try await group.run()
-        hub.client.close()
-        hub.outbound.close()
-        if case .path = listener { unlink(configuration.hub.socket) }
         logger.notice("homehubd stopped")
     }
 
@@ -283,7 +289,7 @@ public enum HubDaemon {
         return Assembly(
             api: api, dataPlane: dataPlane, https: https, services: services, status: status, shadows: shadows,
             store: store, client: client,
-            outbound: outbound,
+            outbound: outbound, retainedClient: retainedClient,
             events: events)
     }
 

@@ -56,12 +56,23 @@ struct BrokerService: Service {
     }
 }
 
-/// One HTTPS listener (AWS's data-plane API).
+/// One HTTPS listener (AWS's data-plane API). A listener that cannot bind stops the hub with a
+/// sentence that names the address and the key to change.
 struct HTTPSService: Service {
     let server: UnixSocketHTTPServer
+    let address: String
 
     func run() async throws {
-        try await runUntilGracefulShutdown { try await server.run() }
+        do {
+            try await runUntilGracefulShutdown { try await server.run() }
+        } catch let error as ConfigurationError {
+            throw error
+        } catch  where !Task.isShuttingDownGracefully {
+            throw ConfigurationError(
+                message:
+                    "cannot serve HTTPS on \(address): \(error); stop what holds it, or change [http] listen in hub.toml"
+            )
+        }
     }
 }
 

@@ -107,10 +107,10 @@ struct RetainedMessageService: Service {
     func run() async throws {
         await withGracefulShutdownHandler {
             var delay = 0.05
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            while !client.isConnected {
+                if Task.isCancelled || Task.isShuttingDownGracefully { return }
                 do {
                     try await client.connect()
-                    break
                 } catch {
                     try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
                     delay = min(delay * 2, 2)

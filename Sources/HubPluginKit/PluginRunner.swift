@@ -11,6 +11,7 @@ import Synchronization
 public enum PluginRunner {
     /// The entry point of a plugin executable: stdin and stdout are the hub.
     public static func main<Plugin: DevicePlugin>(_ type: Plugin.Type) async {
+        QuietDispatch.atStart()
         signal(SIGPIPE, SIG_IGN)
         let lock = Mutex(())
         let directory = getenv("HOMEHUB_PLUGIN_STATE_DIR").map { String(cString: $0) }

@@ -11,6 +11,8 @@ import Prometheus
 
 // homehubd: builds the services from the configuration and runs them. Nothing else lives here.
 
+QuietDispatch.atStart()
+
 let usage = """
     usage: homehubd [--config FILE]        run the hub (default /etc/homehub/hub.toml)
            homehubd --check-config FILE    validate a configuration and exit

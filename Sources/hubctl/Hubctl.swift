@@ -1,10 +1,12 @@
 import ArgumentParser
+import HubProcess
 
 @main
 enum Main {
     /// `hubctl --socket S status` works as well as `hubctl status --socket S`: global options
     /// given before the subcommand are moved behind it, where the subcommands read them.
     static func main() async {
+        QuietDispatch.atStart()
         var arguments = Array(CommandLine.arguments.dropFirst())
         var global: [String] = []
         while let first = arguments.first {

@@ -55,6 +55,10 @@ check "systemd-analyze security exposure $exposure <= 2.0" awk -v e="$exposure" 
 check "homehubd --check-config on the packaged file" /usr/sbin/homehubd --check-config /etc/homehub/hub.toml
 
 # --- run under the stand-in for systemd ------------------------------------------------------
+# Only where a real systemd cannot be booted (HOMEHUB_STANDIN=1, set by `make package-test` when
+# Tests/Package/systemd-test.sh skips): elsewhere the real PID 1 runs these checks and more.
+standin=${HOMEHUB_STANDIN:-0}
+if [ "$standin" = 1 ]; then
 cat > running-checks.sh <<'EOF'
 #!/bin/bash
 set -euo pipefail
@@ -83,6 +87,9 @@ python3 standin-systemd.py --expect-field DEVICE=frontdoor --expect-field COMMAN
     | sed 's/^/  /' || fail "homehubd under the stand-in for systemd"
 pass "homehubd ran as homehub: READY, WATCHDOG, journald records, STOPPING"
 check "database owned by homehub" test "$(stat -c %U /var/lib/homehub/hub.db)" = homehub
+else
+    echo "install-test: the daemon's run is checked under a real systemd (systemd-test.sh), not the stand-in"
+fi
 
 # --- upgrade with an edited conffile ---------------------------------------------------------
 echo "# a local edit that must survive the upgrade" >> /etc/homehub/hub.toml
@@ -103,13 +110,16 @@ value=$(hubctl shadow get livingroom --name climate --json | python3 -c \
 echo "install-test: ok: data survived the upgrade (desired targetTemperature $value)"
 EOF
 chmod +x after-upgrade.sh
-python3 standin-systemd.py -- ./after-upgrade.sh 2>&1 | sed 's/^/  /' || fail "homehubd after the upgrade"
+if [ "$standin" = 1 ]; then
+    python3 standin-systemd.py -- ./after-upgrade.sh 2>&1 | sed 's/^/  /' || fail "homehubd after the upgrade"
+fi
 
 # --- remove, purge ---------------------------------------------------------------------------
 apt-get remove -y -q homehub > apt-remove.log 2>&1 || { cat apt-remove.log; fail "remove"; }
 check "remove: binaries gone" test ! -e /usr/sbin/homehubd -a ! -e /usr/bin/hubctl
 check "remove: configuration kept" test -f /etc/homehub/hub.toml
-check "remove: data kept" test -f /var/lib/homehub/hub.db
+check "remove: data kept" test -f /var/lib/homehub/mqtt-passwords
+if [ "$standin" = 1 ]; then check "remove: the database kept" test -f /var/lib/homehub/hub.db; fi
 apt-get purge -y -q homehub > apt-purge.log 2>&1 || { cat apt-purge.log; fail "purge"; }
 check "purge: /etc/homehub gone" test ! -e /etc/homehub
 check "purge: /var/lib/homehub gone" test ! -e /var/lib/homehub

@@ -32,6 +32,9 @@ restarts() { systemctl show -p NRestarts --value homehubd; }
 main_pid() { systemctl show -p MainPID --value homehubd; }
 
 apt-get update -qq > /dev/null 2>&1 || fail "apt-get update in the container"
+# The checks' MQTT client (mosquitto_pub), installed before the package so that the package's
+# own dependency on mosquitto is what the install pulls in.
+apt-get install -y -qq --no-install-recommends mosquitto-clients > /dev/null 2>&1 || fail "installing mosquitto-clients"
 start=$(cursor)
 
 # --- install: the first start succeeds ---------------------------------------------------------
@@ -47,6 +50,17 @@ check "the hub is ready: serving, broker connected" within 30 ready
 check "hubctl unlock frontdoor --wait succeeds (root is sensitive)" within 30 hubctl unlock frontdoor --wait
 check "the database (it holds SigV4 secrets) is the hub's alone: 600" \
     test "$(stat -c '%a %U' /var/lib/homehub/hub.db)" = "600 homehub"
+check "hubctl set livingroom targetTemperature=22.5" hubctl set livingroom targetTemperature=22.5
+check "an account outside the homehub group cannot reach the socket" \
+    sh -c "! setpriv --reuid=nobody --regid=nogroup --clear-groups hubctl status 2>&1 | grep -q 'ready'"
+password=$(cat /etc/homehub/mqtt-device-password)
+check "a device logs in with the generated password (the application 'device')" \
+    mosquitto_pub -h 127.0.0.1 -p 1884 -u device -P "$password" -q 1 -t '$aws/things/porch/shadow/update' \
+    -m '{"state":{"reported":{"on":true}}}'
+check "an anonymous device is refused" \
+    sh -c "! mosquitto_pub -h 127.0.0.1 -p 1884 -q 1 -t '\$aws/things/porch/shadow/update' -m '{}' 2>/dev/null"
+check "journald records carry structured fields (DEVICE, COMMAND_ID)" \
+    sh -c "journalctl -u homehubd DEVICE=frontdoor -o json --no-pager | grep -q COMMAND_ID"
 check "the broker's access plugin is loaded" sh -c "grep -q '^plugin /usr/lib/homehub/libhomehub-broker-plugin.so' /var/lib/homehub/mosquitto.conf"
 
 # --- a quiet journal ---------------------------------------------------------------------------
@@ -93,6 +107,8 @@ apt-get install -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force
     > apt-upgrade.log 2>&1 || { cat apt-upgrade.log; fail "apt-get install (upgrade)"; }
 check "upgrade: apt said nothing alarming" sh -c "! grep -i -E 'error|could not execute|failed' apt-upgrade.log"
 check "upgrade: homehubd active and ready" within 30 ready
+check "upgrade: the data survived (desired targetTemperature 22.5)" \
+    sh -c "hubctl shadow get livingroom --name climate --json | grep -q '\"targetTemperature\":22.5'"
 check "upgrade: no failed unit" test -z "$(systemctl --failed --no-legend --plain)"
 apt-get install -y --reinstall -o Dpkg::Options::=--force-confold "$upgrade" > apt-reinstall.log 2>&1 ||
     { cat apt-reinstall.log; fail "apt-get install --reinstall"; }
