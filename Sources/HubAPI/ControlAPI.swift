@@ -190,6 +190,13 @@ public struct ControlAPI: HTTPResponder {
                         await backend.nextFirings(
                             captured[0], count: max(1, min(count, 1000)), from: request.query["from"]))
                 },
+                Endpoint(route: "v1/ca", permission: .read) { _, _ in
+                    guard let pem = backend.caCertificate() else {
+                        return .error(
+                            404, "this hub has no CA: it makes one for its embedded broker or its HTTPS listener")
+                    }
+                    return .text(pem, contentType: "application/x-pem-file")
+                },
                 Endpoint(route: "v1/apps", permission: .read) { _, _ in .json(await backend.applications()) },
                 Endpoint(route: "v1/apps/*", permission: .read) { _, captured in
                     respond(await backend.application(captured[0]))

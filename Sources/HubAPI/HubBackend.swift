@@ -59,6 +59,9 @@ public protocol HubBackend: Sendable {
     func command(_ id: String) async -> Result<JSONValue, HubError>
     func cancelCommand(_ id: String, caller: Caller?) async -> Result<JSONValue, HubError>
 
+    /// The hub's CA certificate (PEM): what HTTPS clients and devices trust; nil without a CA.
+    func caCertificate() -> String?
+
     /// A client certificate for a thing from the hub's CA: `{thing, key, certificate, ca, tlsPort}`.
     func issueCertificate(thing: String) async -> Result<JSONValue, HubError>
 

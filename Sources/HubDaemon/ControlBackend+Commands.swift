@@ -76,6 +76,8 @@ extension ControlBackend {
 
     /// A new key and client certificate for a registered thing, from the hub's CA: the broker's
     /// TLS listener knows the device by it and confines it to the thing's topics.
+    func caCertificate() -> String? { authority?.certificatePEM }
+
     func issueCertificate(thing: String) async -> Result<JSONValue, HubError> {
         guard let authority else {
             return .failure(

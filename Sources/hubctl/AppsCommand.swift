@@ -155,9 +155,8 @@ struct AppsCommand: AsyncParsableCommand {
             print("  aws_access_key_id = \(id)")
             print("  aws_secret_access_key = \(secret)")
             print("and then: aws --profile \(name) --region us-east-1 iot-data get-thing-shadow \\")
-            print(
-                "    --endpoint-url https://HUB:8443 --ca-bundle /var/lib/homehub/ca/ca.crt --thing-name THING out.json"
-            )
+            print("    --endpoint-url https://HUB:8443 --ca-bundle homehub-ca.crt --thing-name THING out.json")
+            print("(homehub-ca.crt: hubctl ca --out homehub-ca.crt)")
         }
         if let certificate = body["certificate"], let directory = certificateDirectory {
             print(

@@ -67,7 +67,11 @@ def test_the_aws_cli_runs_the_source_documents_commands(https_hub, tmp_path):
     (home / ".aws/credentials").write_text(
         f"[hub]\naws_access_key_id = {keys['accessKeyId']}\naws_secret_access_key = {keys['secretAccessKey']}\n")
     environment = {**os.environ, "HOME": str(home), "AWS_DEFAULT_REGION": "eu-west-1"}
-    common = ["--profile", "hub", "--endpoint-url", https_hub.endpoint, "--ca-bundle", str(https_hub.ca)]
+    # The CA bundle as a household member gets it: hubctl ca, not the hub's data directory.
+    bundle = tmp_path / "homehub-ca.crt"
+    assert subprocess.run([str(HUBCTL), "--socket", str(https_hub.socket), "ca", "--out", str(bundle)]).returncode == 0
+    assert bundle.read_text() == https_hub.ca.read_text()
+    common = ["--profile", "hub", "--endpoint-url", https_hub.endpoint, "--ca-bundle", str(bundle)]
     update = subprocess.run([str(AWS), "iot-data", "update-thing-shadow", *common, "--thing-name", "livingroom",
                              "--shadow-name", "climate", "--payload",
                              '{"state":{"desired":{"targetTemperature":22.5}}}', str(tmp_path / "update.json")],
