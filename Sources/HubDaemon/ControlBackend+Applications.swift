@@ -4,7 +4,9 @@ import HubCrypto
 import HubStore
 
 /// Application identities: a name, a role, an MQTT password shown once and kept as a salted
-/// hash, and on request a client certificate (CN `app.NAME`) for the TLS listener.
+/// hash, and on request a client certificate (CN `app.NAME`) for the TLS listener and an access
+/// key pair for HTTPS. Changes run one at a time (``OneAtATime``): each writes the store, then the
+/// table the access rules read, then the broker's files, and no other change comes in between.
 extension ControlBackend {
     func applications() async -> JSONValue {
         ["applications": .array(identities.allApplications().map(\.json))]
@@ -16,6 +18,18 @@ extension ControlBackend {
     }
 
     func addApplication(_ request: JSONValue) async -> Result<JSONValue, HubError> {
+        await applicationChanges.run { await addingApplication(request) }
+    }
+
+    func rotateApplication(_ name: String) async -> Result<JSONValue, HubError> {
+        await applicationChanges.run { await rotatingApplication(name) }
+    }
+
+    func removeApplication(_ name: String) async -> Result<JSONValue, HubError> {
+        await applicationChanges.run { await removingApplication(name) }
+    }
+
+    func addingApplication(_ request: JSONValue) async -> Result<JSONValue, HubError> {
         guard let name = request["name"]?.stringValue else {
             return .failure(.invalid("'name' is required: {\"name\": \"kitchen-tablet\", \"role\": \"write\"}"))
         }
@@ -53,7 +67,7 @@ extension ControlBackend {
         return credentials(record, password: password, issueCertificate: issueCertificate)
     }
 
-    func rotateApplication(_ name: String) async -> Result<JSONValue, HubError> {
+    func rotatingApplication(_ name: String) async -> Result<JSONValue, HubError> {
         guard var record = identities.application(name) else { return .failure(notFound(name)) }
         let password = BrokerPassword.generate()
         record.passwordHash = BrokerPassword.hash(password)
@@ -68,15 +82,13 @@ extension ControlBackend {
         } catch {
             return .failure(HubError(.unavailable, "cannot store the application: \(error)"))
         }
-        // Re-read after the await: a concurrent remove wins.
-        guard identities.application(name) != nil else { return .failure(notFound(name)) }
         identities.save(record)
         brokerAccess?.changed()
         logger.notice("application credentials rotated", metadata: ["application": "\(name)"])
         return credentials(record, password: password, issueCertificate: false)
     }
 
-    func removeApplication(_ name: String) async -> Result<JSONValue, HubError> {
+    func removingApplication(_ name: String) async -> Result<JSONValue, HubError> {
         do {
             guard try await store.removeApplication(name) else { return .failure(notFound(name)) }
         } catch {

@@ -21,6 +21,8 @@ struct ControlBackend: HubBackend {
     let authority: DeviceCA?
     let tlsPort: Int
     let identities: IdentityTable
+    /// Applications are added, rotated and removed one at a time.
+    let applicationChanges = OneAtATime()
     /// The broker's retained messages (AWS's GetRetainedMessage, ListRetainedMessages).
     let retained: RetainedMessages
     /// Publishes on the broker as the hub (AWS's Publish for topics that are not shadow requests).
