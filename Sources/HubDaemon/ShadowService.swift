@@ -150,12 +150,11 @@ public actor ShadowService {
     /// `identity` is who asks: the same rules hold whatever the path (`origin`).
     public func submit(_ request: Request, origin: Origin, by identity: Identity) -> Submission {
         let id = request.id
+        // Not captured by a closure: a mutable capture would be a heap box per request.
         var audited: JSONValue?
         func done(_ answer: Answer) -> Submission {
-            var submission = Submission(
+            Submission(
                 service: self, request: request, origin: origin, identity: identity, immediate: answer, write: nil)
-            submission.audited = audited
-            return submission
         }
         func refused(_ error: ShadowError) -> Submission {
             done(
@@ -208,7 +207,9 @@ public actor ShadowService {
                     clientToken: deletion.accepted["clientToken"]?.stringValue)
             }
         } catch {
-            return done(.failure(error))
+            var submission = done(.failure(error))
+            submission.audited = audited
+            return submission
         }
     }
 

@@ -69,6 +69,10 @@ def test_an_event_subscriber_that_never_reads_is_dropped_and_memory_stays_flat(t
         watcher.close()
         growth_mib = (after - before) / 1024
         print(f"homehubd RSS {before / 1024:.1f} MiB before, {after / 1024:.1f} MiB after ({growth_mib:+.1f} MiB)")
-        assert growth_mib < 8, f"RSS grew {growth_mib:.1f} MiB with a watcher that never reads"
+        # Unbounded, the watcher's backlog grew RSS by about 70 MiB here (33 → 104 MB). Bounded,
+        # what remains is the allocator's high-water mark of the burst: +1.5 to +9.4 MiB over
+        # runs, and flat afterwards (400,000 more updates moved RSS by under 0.5 MiB, measured
+        # 2026-12-05). 16 MiB tells the two apart without failing on the allocator's mood.
+        assert growth_mib < 16, f"RSS grew {growth_mib:.1f} MiB with a watcher that never reads"
     finally:
         hub.stop()

@@ -3,7 +3,7 @@
 /// Every request that reaches a service carries one. What an identity may do is decided by
 /// ``AccessRules`` from its *current* role, so a change of a user's groups or an application's
 /// role takes effect at once, also for the schedules it created.
-public indirect enum Identity: Sendable, Equatable, CustomStringConvertible {
+public enum Identity: Sendable, Equatable, CustomStringConvertible {
     /// The hub itself: the command ledger writing `desired.command`, its own maintenance.
     case hub
     /// A local user behind a control-socket connection (SO_PEERCRED).
@@ -15,7 +15,8 @@ public indirect enum Identity: Sendable, Equatable, CustomStringConvertible {
     /// A plugin process (its id): it reports for the things of its device types.
     case plugin(String)
     /// A schedule (its id) acting with the rights its creator has when it fires.
-    case schedule(String, creator: Identity)
+    /// (Only this case is indirect: the others travel with every MQTT message unboxed.)
+    indirect case schedule(String, creator: Identity)
     /// An MQTT client that did not log in (only where `allow_anonymous` is on: `make run`).
     case anonymous
     /// A request whose sender nobody vouched for (an external broker, a last will): the reason.
