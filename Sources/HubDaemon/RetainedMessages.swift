@@ -13,27 +13,20 @@ import Synchronization
 /// (the broker still keeps it): counted and said once in the log. `lastModifiedTime` is when the
 /// hub saw the message: after a restart, when it read it back from the broker.
 public final class RetainedMessages: Sendable {
-    public struct Entry: Sendable, Equatable {
-        public var payload: [UInt8]
-        public var qos: Int
-        public var lastModified: Int64
-        public var userProperties: [(String, String)]
-
-        public static func == (a: Entry, b: Entry) -> Bool {
-            a.payload == b.payload && a.qos == b.qos && a.lastModified == b.lastModified
-                && a.userProperties.map(\.0) == b.userProperties.map(\.0)
-                && a.userProperties.map(\.1) == b.userProperties.map(\.1)
-        }
+    struct Entry: Sendable {
+        var payload: [UInt8]
+        var qos: Int
+        var lastModified: Int64
+        var userProperties: [(String, String)]
     }
 
     public static let maxTopics = 10_000
     public static let maxPayloadBytes = 128 * 1024
     private let entries = Mutex<[String: Entry]>([:])
-    private let overflowed = Mutex(0)
 
     public init() {}
 
-    /// Records one received message; returns false when it was over a bound.
+    /// Records one received message; returns false when it was over a bound (the caller says so).
     @discardableResult
     func record(_ message: MQTTMessage, at milliseconds: Int64) -> Bool {
         guard message.retain, !message.topic.hasPrefix("$") else { return true }
@@ -41,7 +34,7 @@ public final class RetainedMessages: Sendable {
             _ = entries.withLock { $0.removeValue(forKey: message.topic) }
             return true
         }
-        let kept = entries.withLock { entries -> Bool in
+        return entries.withLock { entries -> Bool in
             guard message.payload.count <= Self.maxPayloadBytes,
                 entries[message.topic] != nil || entries.count < Self.maxTopics
             else { return false }
@@ -49,15 +42,6 @@ public final class RetainedMessages: Sendable {
                 payload: message.payload, qos: message.qos, lastModified: milliseconds,
                 userProperties: message.userProperties.filter { $0.0 != Identity.brokerStampProperty })
             return true
-        }
-        if !kept { overflowed.withLock { $0 += 1 } }
-        return kept
-    }
-
-    public func takeOverflowCount() -> Int {
-        overflowed.withLock { count in
-            defer { count = 0 }
-            return count
         }
     }
 

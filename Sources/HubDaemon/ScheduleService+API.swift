@@ -84,8 +84,9 @@ extension ScheduleService {
             return .failure(.invalid(error.description))
         }
         schedule.createdBy = identity
-        if let refusal = refusal(schedule, by: identity) { return .failure(HubError(.forbidden, refusal)) }
         if let problem = await check(schedule) { return .failure(.invalid(problem)) }
+        // Decided after the check's suspension, on the rights and device type as they are now.
+        if let refusal = refusal(schedule, by: identity) { return .failure(HubError(.forbidden, refusal)) }
         // Decided after the check's suspension, on the planner as it is now.
         if id == nil, planner.schedules[schedule.id] != nil {
             return .failure(

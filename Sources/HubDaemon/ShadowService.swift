@@ -258,8 +258,6 @@ public actor ShadowService {
                 "\(identity.phrase) may not write desired.command of '\(id.thingName)': the command ledger writes it; request a command instead (hubctl COMMAND \(id.thingName), POST /v1/things/\(id.thingName)/commands)"
             permission = .sensitive
             action = "write desired.command"
-        } else if id.shadowName == nil, let type, type.sensitiveShadows.contains("") {
-            permission = .sensitive
         }
         if reason == nil {
             reason = access.refusal(identity, needs: permission, on: id.thingName, action: action)

@@ -82,11 +82,11 @@ public struct AccessPolicy: Sendable, Equatable {
         return groups.count == 1 ? "needs group \(list)" : "needs one of the groups \(list)"
     }
 
-    /// `action` completes "may not …"; by default it says what the permission is for.
-    public func decide(_ caller: Caller, needs permission: Permission, action: String? = nil) -> Decision {
+    /// A route's check on the control socket: "may not …" says what the permission is for.
+    public func decide(_ caller: Caller, needs permission: Permission) -> Decision {
         if let role = role(of: caller), role >= permission { return .allowed }
         return .denied(
-            "user '\(caller.userName)' (uid \(caller.uid)) may not \(action ?? permission.action): \(remedy(for: permission))"
+            "user '\(caller.userName)' (uid \(caller.uid)) may not \(permission.action): \(remedy(for: permission))"
         )
     }
 }
