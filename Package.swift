@@ -162,7 +162,7 @@ let package = Package(
         .testTarget(
             name: "HubDaemonTests",
             dependencies: [
-                "HubDaemon", "HubCore", "HubStore", "HubPlugins", "HubCrypto",
+                "HubDaemon", "HubCore", "HubStore", "HubPlugins", "HubCrypto", "HubProcess",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

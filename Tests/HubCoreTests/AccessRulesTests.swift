@@ -109,3 +109,32 @@ import Testing
         #expect(type.permission(toRun: "lock") == .write)
     }
 }
+
+/// Who may publish on a topic that is not a shadow request (AWS's Publish over HTTPS): the same
+/// rule the broker plugin applies on MQTT.
+@Suite struct TopicRulesTests {
+    func role(_ granted: Permission?) -> (Identity, String?) -> Permission? { { _, _ in granted } }
+
+    @Test func theHubsTopicsAndTheShadowServicesAnswersAreNobodyElses() {
+        let kitchen = Identity.application("kitchen")
+        for topic in [
+            "$homehub/broker/denied", "$CONTROL/dynamic-security/v1", "$SYS/broker/uptime",
+            "$aws/things/frontdoor/shadow/name/lock/update/delta", "$aws/things/lamp/shadow/update/accepted",
+            "$aws/things/lamp/shadow/get/rejected", "$aws/things/lamp/shadow/update/documents",
+        ] {
+            #expect(TopicRules.refusal(topic, for: kitchen, role: role(.sensitive)) != nil, "\(topic)")
+        }
+        #expect(TopicRules.refusal("home/kitchen/note", for: kitchen, role: role(.write)) == nil)
+        #expect(TopicRules.refusal("cmd/lamp/response", for: kitchen, role: role(.write)) == nil)
+    }
+
+    @Test func readersAndStrangersDoNotPublishAndWildcardsAreNotTopics() {
+        #expect(
+            TopicRules.refusal("home/x", for: .application("viewer"), role: role(.read))?.contains("needs 'write'")
+                == true)
+        #expect(TopicRules.refusal("home/x", for: .application("gone"), role: role(nil))?.contains("no role") == true)
+        for topic in ["", "home/+", "home/#", String(repeating: "a", count: 257)] {
+            #expect(TopicRules.refusal(topic, for: .hub, role: role(.sensitive))?.contains("not a topic") == true)
+        }
+    }
+}
