@@ -21,6 +21,10 @@
  *     anonymous none|read|write    clients without a user name
  *     application NAME ROLE        role: read | write | sensitive
  *     sensitive THING SHADOW       a named shadow whose desired state needs `sensitive`
+ *     reserved FILTER              topics only the hub publishes (Home Assistant's discovery
+ *                                  configs and the states the hub shows it)
+ *     open FILTER                  within those, topics clients may publish by their role
+ *                                  (Home Assistant's commands)
  * An application logs in with its name and password, or with a certificate whose CN is
  * `app.NAME`; any other certificate CN is a device's thing name.
  */
@@ -51,6 +55,10 @@ struct rules {
     size_t application_count;
     char **sensitive_prefixes; /* "$aws/things/T/shadow/name/S/" */
     size_t sensitive_count;
+    char **reserved; /* topic filters */
+    size_t reserved_count;
+    char **open; /* topic filters */
+    size_t open_count;
 };
 
 struct plugin {
@@ -69,6 +77,10 @@ static void rules_free(struct rules *rules) {
     free(rules->applications);
     for (size_t i = 0; i < rules->sensitive_count; i++) free(rules->sensitive_prefixes[i]);
     free(rules->sensitive_prefixes);
+    for (size_t i = 0; i < rules->reserved_count; i++) free(rules->reserved[i]);
+    free(rules->reserved);
+    for (size_t i = 0; i < rules->open_count; i++) free(rules->open[i]);
+    free(rules->open);
     memset(rules, 0, sizeof(*rules));
     rules->anonymous = ROLE_NONE;
 }
@@ -78,6 +90,24 @@ static enum role parse_role(const char *text) {
     if (!strcmp(text, "write")) return ROLE_WRITE;
     if (!strcmp(text, "sensitive")) return ROLE_SENSITIVE;
     return ROLE_NONE;
+}
+
+/* Appends a copy of `text` to a list; 0 on success. */
+static int append(char ***list, size_t *count, const char *text) {
+    char **grown = realloc(*list, (*count + 1) * sizeof(char *));
+    if (!grown) return -1;
+    *list = grown;
+    if (!(grown[*count] = strdup(text))) return -1;
+    (*count)++;
+    return 0;
+}
+
+static bool matches_any(char **filters, size_t count, const char *topic) {
+    for (size_t i = 0; i < count; i++) {
+        bool result = false;
+        if (mosquitto_topic_matches_sub(filters[i], topic, &result) == MOSQ_ERR_SUCCESS && result) return true;
+    }
+    return false;
 }
 
 /* Reads the rules file into `out`; 0 on success. A line it cannot read fails the whole file. */
@@ -118,6 +148,10 @@ static int rules_load(const char *path, struct rules *out) {
             if (!prefix) { failed = 1; break; }
             snprintf(prefix, length, "$aws/things/%s/shadow/name/%s/", first, second);
             grown[rules.sensitive_count++] = prefix;
+        } else if (fields == 2 && !strcmp(word, "reserved")) {
+            if (append(&rules.reserved, &rules.reserved_count, first) != 0) { failed = 1; break; }
+        } else if (fields == 2 && !strcmp(word, "open")) {
+            if (append(&rules.open, &rules.open_count, first) != 0) { failed = 1; break; }
         } else {
             mosquitto_log_printf(MOSQ_LOG_ERR, "homehub plugin: %s line %d is not a rule: %s", path, number, line);
             failed = 1;
@@ -282,6 +316,9 @@ static int on_acl_check(int event, void *event_data, void *userdata) {
             reason = kind == KIND_ANONYMOUS ? "anonymous access is off" : "no such application";
         } else if (writing && is_shadow_answer(topic)) {
             reason = "the shadow service's answer topics are the hub's";
+        } else if (writing && matches_any(plugin->rules.reserved, plugin->rules.reserved_count, topic) &&
+                   !matches_any(plugin->rules.open, plugin->rules.open_count, topic)) {
+            reason = "the hub's Home Assistant discovery and state topics are the hub's";
         } else if (writing && role == ROLE_READ && !is_get(topic)) {
             reason = "role 'read' may only publish shadow get requests";
         } else if (writing && role == ROLE_WRITE && is_sensitive_change(plugin, topic)) {

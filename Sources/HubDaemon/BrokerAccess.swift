@@ -23,6 +23,9 @@ final class BrokerAccess: Sendable {
     let anonymousRole: Permission?
     let identities: IdentityTable
     let registry: ThingRegistry
+    /// Topic filters only the hub publishes to, and those within them clients may (Home
+    /// Assistant's discovery: its configs and states are the hub's, its commands anyone's with write).
+    let reserved: (hubOnly: [String], open: [String])
     let logger: Logger
     private let hubHash: String
     private let brokerPID = Mutex<Int32?>(nil)
@@ -30,8 +33,9 @@ final class BrokerAccess: Sendable {
 
     init(
         directory: String, anonymousRole: Permission?, identities: IdentityTable, registry: ThingRegistry,
-        logger: Logger
+        reserved: (hubOnly: [String], open: [String]) = ([], []), logger: Logger
     ) {
+        self.reserved = reserved
         passwordFile = directory + "/mosquitto.passwords"
         rulesFile = directory + "/mosquitto.rules"
         self.anonymousRole = anonymousRole
@@ -51,6 +55,7 @@ final class BrokerAccess: Sendable {
         for application in identities.allApplications() {
             lines.append("application \(application.name) \(application.role.rawValue)")
         }
+        lines += reserved.hubOnly.map { "reserved \($0)" } + reserved.open.map { "open \($0)" }
         for thing in registry.all() {
             guard let type = registry.deviceType(of: thing.name) else { continue }
             for shadow in type.sensitiveShadows.sorted() where !shadow.isEmpty {

@@ -20,7 +20,33 @@ extension HubConfiguration {
         let reader = DocumentReader<ConfigurationError>(
             TOMLValue.table(root).json, objectName: "table",
             failure: { path, rule in ConfigurationError(message: "\(source): '\(path)' \(rule)") })
-        try reader.onlyKeys(["hub", "mqtt", "http", "plugins", "shadows", "policy", "things"])
+        try reader.onlyKeys(["hub", "mqtt", "http", "homeassistant", "plugins", "shadows", "policy", "things"])
+        if let section = try reader.object("homeassistant") {
+            try section.onlyKeys(["enabled", "discovery_prefix", "topic_prefix", "application"])
+            homeAssistant.enabled = try section.bool("enabled") ?? false
+            let topicRule = "1–64 characters, no '+', '#', or leading or trailing '/'"
+            func prefix(_ key: String, _ fallback: String) throws(ConfigurationError) -> String {
+                let value = try section.string(key) ?? fallback
+                guard !value.isEmpty, value.count <= 64, !value.contains("+"), !value.contains("#"),
+                    !value.hasPrefix("/"), !value.hasSuffix("/"), !value.hasPrefix("$")
+                else {
+                    throw section.fail(
+                        key, "must be a topic prefix: \(topicRule), not starting with '$' (got '\(value)')")
+                }
+                return value
+            }
+            homeAssistant.discoveryPrefix = try prefix("discovery_prefix", homeAssistant.discoveryPrefix)
+            homeAssistant.topicPrefix = try prefix("topic_prefix", homeAssistant.topicPrefix)
+            if homeAssistant.topicPrefix == homeAssistant.discoveryPrefix
+                || homeAssistant.topicPrefix.hasPrefix("$aws") || homeAssistant.topicPrefix == "cmd"
+            {
+                throw section.fail(
+                    "topic_prefix",
+                    "must differ from discovery_prefix and from the shadow and command topics ('$aws', 'cmd') (got '\(homeAssistant.topicPrefix)')"
+                )
+            }
+            homeAssistant.application = try section.string("application") ?? homeAssistant.application
+        }
         if let http = try reader.object("http") {
             try http.onlyKeys(["listen", "tls_cert_file", "tls_key_file"])
             let listen = try http.strings("listen") ?? []

@@ -58,6 +58,17 @@ public struct HubConfiguration: Sendable, Equatable {
         public var tlsKeyFile: String?
     }
 
+    /// Home Assistant's MQTT discovery (docs/home-assistant.md).
+    public struct HomeAssistant: Sendable, Equatable {
+        public var enabled = false
+        /// Where Home Assistant looks for discovery configs (its MQTT integration's setting).
+        public var discoveryPrefix = "homeassistant"
+        /// The first level of the hub's own state and command topics.
+        public var topicPrefix = "homehub"
+        /// The application Home Assistant logs in as (`hubctl apps add homeassistant --role write`).
+        public var application = "homeassistant"
+    }
+
     public struct Plugins: Sendable, Equatable {
         public var directories = ["/usr/lib/homehub/plugins", "/etc/homehub/plugins.d"]
         public var pingSeconds = 10.0
@@ -92,6 +103,7 @@ public struct HubConfiguration: Sendable, Equatable {
     public var things: [Thing] = []
     public var mqtt = MQTT()
     public var http = HTTP()
+    public var homeAssistant = HomeAssistant()
     public var plugins = Plugins()
     public var shadows = Shadows()
 

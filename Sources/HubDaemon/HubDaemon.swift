@@ -32,6 +32,8 @@ public enum HubDaemon {
         let client: MQTTClient
         let outbound: MQTTClient
         let retainedClient: MQTTClient?
+        /// Home Assistant's discovery: its inbound and outbound connections.
+        let homeAssistantClients: [MQTTClient]
         let events: EventBus
     }
 
@@ -80,6 +82,7 @@ public enum HubDaemon {
             hub.client.close()
             hub.outbound.close()
             hub.retainedClient?.close()
+            for client in hub.homeAssistantClients { client.close() }
             if case .path = listener { unlink(configuration.hub.socket) }
         }
         try await group.run()
@@ -130,11 +133,21 @@ public enum HubDaemon {
             rules: AccessRules(
                 policy: configuration.policy, anonymousRole: embedded ? configuration.mqtt.anonymousRole : nil),
             directory: identities, store: store, clock: clock, logger: logger)
+        let homeAssistant = configuration.homeAssistant
+        let discovery = HomeAssistantDiscovery(
+            discoveryPrefix: homeAssistant.discoveryPrefix, topicPrefix: homeAssistant.topicPrefix,
+            hubVersion: HubStatus.version)
         var brokerAccess: BrokerAccess?
         if embedded {
             brokerAccess = BrokerAccess(
                 directory: configuration.hub.dataDirectory, anonymousRole: configuration.mqtt.anonymousRole,
-                identities: identities, registry: registry, logger: logger)
+                identities: identities, registry: registry,
+                reserved: homeAssistant.enabled
+                    ? (
+                        ["\(discovery.topicPrefix)/#", "\(discovery.discoveryPrefix)/+/\(discovery.nodeID)/#"],
+                        discovery.commandFilters
+                    ) : ([], []),
+                logger: logger)
         }
         // Two connections: requests come in on one, answers go out on the other. The inbound
         // one's network thread waits when the hub is behind (backpressure); the outbound one's
@@ -244,6 +257,28 @@ public enum HubDaemon {
                     service: RetainedMessageService(
                         client: retainedClient, retained: retained, clock: clock, logger: logger)))
         }
+        var homeAssistantClients: [MQTTClient] = []
+        if homeAssistant.enabled {
+            var haOptions = inboundOptions
+            haOptions.clientID += "-homeassistant"
+            let haInbound = try MQTTClient(options: haOptions)
+            haOptions.clientID += "-out"
+            haOptions.will = HomeAssistantService.willMessage(discovery)
+            let haOutbound = try MQTTClient(options: haOptions)
+            homeAssistantClients = [haInbound, haOutbound]
+            services.append(
+                .init(
+                    service: HomeAssistantService(
+                        inbound: haInbound, outbound: haOutbound, discovery: discovery, shadows: shadows,
+                        commands: commands, plugins: plugins, events: events, stampExpected: embedded, logger: logger)))
+            if embedded, configuration.mqtt.anonymousRole == nil,
+                !identities.allApplications().contains(where: { $0.name == homeAssistant.application })
+            {
+                logger.warning(
+                    "Home Assistant cannot log in yet: run 'hubctl apps add \(homeAssistant.application) --role write' (or sensitive) and give it the password (docs/home-assistant.md)"
+                )
+            }
+        }
         services.append(.init(service: CommandTimerService(commands: commands, updates: commandUpdates)))
         services.append(
             .init(service: ScheduleTimerService(schedules: schedules, manualChanges: manualChanges, clock: clock)))
@@ -289,7 +324,7 @@ public enum HubDaemon {
         return Assembly(
             api: api, dataPlane: dataPlane, https: https, services: services, status: status, shadows: shadows,
             store: store, client: client,
-            outbound: outbound, retainedClient: retainedClient,
+            outbound: outbound, retainedClient: retainedClient, homeAssistantClients: homeAssistantClients,
             events: events)
     }
 

@@ -74,6 +74,13 @@ struct PluginBridge: PluginHostDelegate {
         await commandUpdates.send(update)
     }
 
+    func pluginStateChanged(plugin: String, state: PluginSupervisor.State) async {
+        events.publish([
+            "type": "plugin.state", "plugin": .string(plugin), "state": .string(state.rawValue),
+            "time": .integer(shadows.clock.epochSeconds()),
+        ])
+    }
+
     func pluginRestarted(plugin: String, reason: String) async {
         Counter(label: "homehub_plugin_restarts_total", dimensions: [("plugin", plugin)]).increment()
         events.publish([

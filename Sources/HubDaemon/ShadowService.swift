@@ -31,6 +31,8 @@ public actor ShadowService {
         case schedule(String)
         /// The command ledger writing `desired.command` for an MQTT device.
         case command
+        /// Home Assistant's command topics (docs/home-assistant.md).
+        case homeAssistant
 
         public var via: String {
             switch self {
@@ -39,6 +41,7 @@ public actor ShadowService {
             case .plugin: return "plugin"
             case .schedule: return "schedule"
             case .command: return "command"
+            case .homeAssistant: return "homeassistant"
             }
         }
     }
@@ -240,7 +243,7 @@ public actor ShadowService {
     /// and a plugin's reports are the device telling what is.
     static func auditedOrigins(_ origin: Origin) -> Bool {
         switch origin {
-        case .mqtt, .schedule: return true
+        case .mqtt, .schedule, .homeAssistant: return true
         case .api, .plugin, .command: return false
         }
     }

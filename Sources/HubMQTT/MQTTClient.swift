@@ -299,7 +299,9 @@ public final class MQTTClient: Sendable {
     }
 
     /// Disconnects cleanly, stops the loop and frees the handle. The client cannot be reused.
-    public func close() {
+    /// `sendingWill` (MQTT 5): the broker publishes the last will all the same (reason code 0x04,
+    /// "disconnect with will message"), for a will that says the hub is going.
+    public func close(sendingWill: Bool = false) {
         let (wasClosed, pending) = state.withLock { state in
             defer {
                 state.closed = true
@@ -315,7 +317,11 @@ public final class MQTTClient: Sendable {
         // First, so that a network thread waiting on a full inbox returns and the loop can stop.
         messages.finish()
         connectionContinuation.finish()
-        mosquitto_disconnect(handle)
+        if sendingWill && options.protocolVersion5 && options.will != nil {
+            mosquitto_disconnect_v5(handle, 4, nil)
+        } else {
+            mosquitto_disconnect(handle)
+        }
         mosquitto_loop_stop(handle, false)
         mosquitto_destroy(handle)
         for continuation in pending {

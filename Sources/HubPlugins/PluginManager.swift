@@ -71,6 +71,12 @@ public actor PluginManager {
         return try await supervisor.request(method, params)
     }
 
+    /// The state of a plugin with a process; nil for a type-only plugin or an unknown id.
+    public func state(of id: String) async -> PluginSupervisor.State? {
+        guard let supervisor = supervisors[id] else { return nil }
+        return await supervisor.state
+    }
+
     public func restart(_ id: String) async -> Bool {
         guard let supervisor = supervisors[id] else { return false }
         await supervisor.requestRestart()

@@ -63,7 +63,7 @@ public struct PluginManifest: Sendable, Equatable {
     public func supportsHubAPI(_ version: Int = PluginManifest.hubAPIVersion) -> Bool { apiRange.contains(version) }
 
     static func deviceType(_ name: String, _ field: Field) throws(Failure) -> DeviceType {
-        try field.onlyKeys(["description", "shadows", "commands"])
+        try field.onlyKeys(["description", "shadows", "commands", "homeAssistant"])
         var shadows: [(name: String, attributes: [String: AttributeSchema])] = []
         var sensitiveShadows: Set<String> = []
         let shadowList = try field.requiredArray("shadows")
@@ -111,9 +111,60 @@ public struct PluginManifest: Sendable, Equatable {
                     verify: try entry.object("verify")?.value.objectValue ?? [:])
             }
         }
-        return DeviceType(
+        var type = DeviceType(
             name: name, description: try field.string("description"), shadows: shadows, commands: commands,
             sensitiveShadows: sensitiveShadows)
+        if let declaration = try field.object("homeAssistant") {
+            let mapping = try Self.homeAssistant(declaration)
+            if let (key, rule) = mapping.problem(in: type) { throw declaration.fail(key, rule) }
+            type.homeAssistant = mapping
+        }
+        return type
+    }
+
+    /// A device type's `homeAssistant` declaration (docs/plugins.md); checked against the type by
+    /// ``HomeAssistantMapping/problem(in:)``.
+    static func homeAssistant(_ field: Field) throws(Failure) -> HomeAssistantMapping {
+        let component = try field.requiredString("component")
+        let shadow = try field.requiredString("shadow")
+        func map(_ key: String) throws(Failure) -> [String: String] {
+            guard let object = try field.object(key) else { return [:] }
+            var result: [String: String] = [:]
+            for (name, value) in object.value.objectValue ?? [:] {
+                guard let text = value.stringValue else { throw object.fail(name, "must be a string") }
+                result[name] = text
+            }
+            return result
+        }
+        switch component {
+        case "climate":
+            try field.onlyKeys([
+                "component", "shadow", "currentTemperature", "targetTemperature", "mode", "modes", "presets", "action",
+            ])
+            return .climate(
+                .init(
+                    shadow: shadow, currentTemperature: try field.string("currentTemperature"),
+                    targetTemperature: try field.requiredString("targetTemperature"), mode: try field.string("mode"),
+                    modes: try map("modes"), presets: try map("presets"), action: try field.string("action")))
+        case "lock":
+            try field.onlyKeys(["component", "shadow", "state", "lock", "unlock"])
+            return .lock(
+                .init(
+                    shadow: shadow, state: try field.requiredString("state"),
+                    lockCommand: try field.requiredString("lock"), unlockCommand: try field.requiredString("unlock")))
+        case "cover":
+            try field.onlyKeys(["component", "shadow", "position", "direction", "move", "stop"])
+            return .cover(
+                .init(
+                    shadow: shadow, position: try field.requiredString("position"),
+                    direction: try field.string("direction"), moveCommand: try field.string("move"),
+                    stopCommand: try field.string("stop")))
+        default:
+            throw field.fail(
+                "component",
+                "must be climate, lock or cover (got '\(component)'); other types need no declaration: their attributes and commands appear by their schema"
+            )
+        }
     }
 
     static func attribute(_ field: Field) throws(Failure) -> AttributeSchema {

@@ -19,6 +19,12 @@ public protocol PluginHostDelegate: Sendable {
     func commandUpdate(plugin: String, method: String, params: JSONValue) async
     /// A plugin process was restarted after it died or hung.
     func pluginRestarted(plugin: String, reason: String) async
+    /// The plugin's state changed (running, backing-off, quarantined, …).
+    func pluginStateChanged(plugin: String, state: PluginSupervisor.State) async
+}
+
+extension PluginHostDelegate {
+    public func pluginStateChanged(plugin: String, state: PluginSupervisor.State) async {}
 }
 
 /// Limits and timings of the plugin host; the defaults suit a home hub.
@@ -95,7 +101,7 @@ public actor PluginSupervisor {
         guard let executable = plugin.executablePath else { return }
         var backoff = options.initialBackoff
         while !Task.isCancelled {
-            state = .starting
+            await setState(.starting)
             let started = monotonicSeconds()
             let reason = await runOnce(executable: executable)
             process = nil
@@ -112,13 +118,13 @@ public actor PluginSupervisor {
             if now - started > options.crashWindowSeconds { backoff = options.initialBackoff }
             crashTimes = crashTimes.filter { now - $0 < options.crashWindowSeconds } + [now]
             if crashTimes.count >= options.crashesBeforeQuarantine {
-                state = .quarantined
+                await setState(.quarantined)
                 logger.error(
                     "plugin quarantined after \(crashTimes.count) failures in \(Int(options.crashWindowSeconds)) s; last: \(reason)"
                 )
                 return
             }
-            state = .backingOff
+            await setState(.backingOff)
             let delay = backoff * Double.random(in: 0.8...1.2)
             logger.warning("plugin failed: \(reason); restarting in \(String(format2: delay)) s")
             try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
@@ -126,7 +132,7 @@ public actor PluginSupervisor {
             restarts += 1
             await delegate.pluginRestarted(plugin: plugin.manifest.id, reason: reason)
         }
-        state = .stopped
+        await setState(.stopped)
     }
 
     /// Restarts the plugin now (also out of quarantine); `hubctl plugins restart ID`.
@@ -195,8 +201,15 @@ public actor PluginSupervisor {
         return reason
     }
 
-    private func markRunning() {
-        state = .running
+    private func markRunning() async {
+        await setState(.running)
+    }
+
+    /// Changes the state and tells the delegate (Home Assistant's availability follows it).
+    private func setState(_ new: State) async {
+        guard new != state else { return }
+        state = new
+        await delegate.pluginStateChanged(plugin: plugin.manifest.id, state: new)
     }
 
     private func shutdownGracefully(_ process: PluginProcess) async {

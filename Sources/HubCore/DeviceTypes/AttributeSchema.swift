@@ -107,21 +107,25 @@ public struct DeviceType: Sendable, Equatable {
     /// Shadows whose desired state only an identity with the sensitive role may change, by
     /// whatever path (the door lock's `lock`).
     public var sensitiveShadows: Set<String>
+    /// How the type appears in Home Assistant, when its manifest declares it.
+    public var homeAssistant: HomeAssistantMapping?
 
     public init(
         name: String, description: String? = nil, shadows: [(name: String, attributes: [String: AttributeSchema])],
-        commands: [String: CommandSchema] = [:], sensitiveShadows: Set<String> = []
+        commands: [String: CommandSchema] = [:], sensitiveShadows: Set<String> = [],
+        homeAssistant: HomeAssistantMapping? = nil
     ) {
         self.name = name
         self.description = description
         self.shadows = shadows
         self.commands = commands
         self.sensitiveShadows = sensitiveShadows
+        self.homeAssistant = homeAssistant
     }
 
     public static func == (lhs: DeviceType, rhs: DeviceType) -> Bool {
         lhs.name == rhs.name && lhs.description == rhs.description && lhs.commands == rhs.commands
-            && lhs.sensitiveShadows == rhs.sensitiveShadows
+            && lhs.sensitiveShadows == rhs.sensitiveShadows && lhs.homeAssistant == rhs.homeAssistant
             && lhs.shadows.map(\.name) == rhs.shadows.map(\.name)
             && zip(lhs.shadows, rhs.shadows).allSatisfy { $0.attributes == $1.attributes }
     }
