@@ -114,6 +114,9 @@ let package = Package(
         .executableTarget(
             name: "homehub-plugin-motor", dependencies: ["HubPluginKit", "HubCore"], path: "Plugins/motor/Sources",
             swiftSettings: strict),
+        .executableTarget(
+            name: "homehub-plugin-zigbee2mqtt", dependencies: ["HubPluginKit", "HubCore", "HubMQTT"],
+            path: "Plugins/zigbee2mqtt/Sources", swiftSettings: strict),
         .target(
             name: "HubClient",
             dependencies: [

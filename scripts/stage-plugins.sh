@@ -5,11 +5,11 @@ set -euo pipefail
 target=${1:?usage: stage-plugins.sh DIR [debug|release]}
 configuration=${2:-debug}
 products=".build/$configuration"
-for plugin in heater doorlock motor; do
+for plugin in heater doorlock motor zigbee2mqtt; do
     mkdir -p "$target/$plugin"
     cp "Plugins/$plugin/manifest.json" "$target/$plugin/"
     cp "$products/homehub-plugin-$plugin" "$target/$plugin/"
 done
 mkdir -p "$target/switch"
 cp Plugins/examples/switch/manifest.json Plugins/examples/switch/switch.py "$target/switch/"
-echo "stage-plugins: heater, doorlock, motor, switch in $target"
+echo "stage-plugins: heater, doorlock, motor, zigbee2mqtt, switch in $target"

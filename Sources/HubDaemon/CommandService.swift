@@ -74,6 +74,12 @@ actor CommandService {
 
     /// The schema of `name` for `thing`, or why there is none.
     func lookUp(thing: String, name: String) -> Result<(DeviceType, CommandSchema), HubError> {
+        if let gone = shadows.registry.thing(thing)?.goneAt {
+            return .failure(
+                .conflict(
+                    "thing '\(thing)' is gone from its bridge (since \(gone), epoch seconds): it cannot run commands until the bridge has it again"
+                ))
+        }
         guard let type = shadows.registry.deviceType(of: thing) else {
             return .failure(
                 .notFound(

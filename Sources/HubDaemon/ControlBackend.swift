@@ -121,6 +121,9 @@ struct ControlBackend: HubBackend {
             "name": .string(thing.name), "type": thing.deviceType.map(JSONValue.string) ?? .null,
             "config": .object(thing.config), "createdAt": .integer(thing.createdAt),
             "shadows": .array(shadows.map { $0.isEmpty ? .null : .string($0) }),
+            "plugin": thing.deviceType.flatMap { plugins.plugin(providing: $0)?.manifest.id }.map(JSONValue.string)
+                ?? .null,
+            "goneAt": thing.goneAt.map(JSONValue.integer) ?? .null,
         ]
     }
 
@@ -158,7 +161,10 @@ struct ControlBackend: HubBackend {
             "connectivity": connectivity,
             "shadows": .array(shadowList),
         ]
-        if let registered { body["createdAt"] = .integer(registered.createdAt) }
+        if let registered {
+            body["createdAt"] = .integer(registered.createdAt)
+            body["goneAt"] = registered.goneAt.map(JSONValue.integer) ?? .null
+        }
         if let type = shadows.registry.deviceType(of: name) {
             body["primaryShadow"] = type.primaryShadow.map(JSONValue.string) ?? .null
             body["deviceType"] = PluginManager.describe(type)
@@ -179,21 +185,6 @@ struct ControlBackend: HubBackend {
             action:
                 "\(removing ? "remove" : "change") the registration of \(type.name) '\(name)', whose type has sensitive shadows or commands"
         )
-    }
-
-    /// A newly guarded shadow keeps no desired state from before it was guarded: whoever wrote it
-    /// then did not need the sensitive role, so it is withdrawn (the hub's own write, audited).
-    func withdrawUnguardedDesires(of name: String, previousType: DeviceType?) async {
-        guard let type = shadows.registry.deviceType(of: name) else { return }
-        for shadow in type.sensitiveShadows where previousType?.sensitiveShadows.contains(shadow) != true {
-            let id = ShadowID(unchecked: name, shadowName: shadow)
-            guard let record = await shadows.record(id), record.exists, record.desired != nil else { continue }
-            let clear: JSONValue = ["state": ["desired": .null], "clientToken": "hub:guarded"]
-            _ = await shadows.perform(.init(.update, id, payload: clear.compactBytes), origin: .api, by: .hub)
-            shadows.access.audit(
-                .hub, path: "api", action: "withdraw desired", target: AccessGate.target(id), result: 200,
-                detail: "desired state written before '\(shadow)' was sensitive is withdrawn")
-        }
     }
 
     func registerThing(_ request: JSONValue, identity: Identity) async -> Result<JSONValue, HubError> {
@@ -231,7 +222,7 @@ struct ControlBackend: HubBackend {
             try await store.registerThing(registration)
             shadows.registry.register(stored)
             brokerAccess?.changed()
-            await withdrawUnguardedDesires(of: name, previousType: previousType)
+            await shadows.withdrawUnguardedDesires(of: name, previousType: previousType, path: "api")
             if let type {
                 let device = await PluginBridge.device(stored, shadows: shadows)
                 await plugins.notify(type: type, "device.added", ["device": device])

@@ -184,9 +184,15 @@ struct HomeAssistantService: Service {
             let subscription = events.subscribe(thing: nil)
             for await event in subscription.events {
                 switch event["type"]?.stringValue {
-                case "shadow.updated", "shadow.deleted", "thing.registered", "thing.removed", "device.connectivity":
+                case "shadow.updated", "shadow.deleted", "thing.registered", "thing.removed", "thing.gone",
+                    "device.connectivity":
                     if let thing = event["thing"]?.stringValue {
                         work.put(thing, .refresh(force: false), merge: Work.merge)
+                    }
+                case "type.declared":
+                    guard let type = event["deviceType"]?.stringValue else { continue }
+                    for thing in shadows.registry.things(ofTypes: [type]) {
+                        work.put(thing.name, .refresh(force: false), merge: Work.merge)
                     }
                 case "plugin.state":
                     guard let plugin = event["plugin"]?.stringValue else { continue }
@@ -220,7 +226,7 @@ struct HomeAssistantService: Service {
                 _ = await publish(discovery.statusTopic, Array("online".utf8), force: force, published: &published)
                 _ = await publish(
                     discovery.hubConfigTopic, discovery.hubConfig().compactBytes, force: force, published: &published)
-                let registered = Set(shadows.registry.all().map(\.name))
+                let registered = Set(shadows.registry.all().filter { $0.goneAt == nil }.map(\.name))
                 for thing in published.things.keys.sorted() where !registered.contains(thing) {
                     await refresh(thing, force: force, published: &published)
                 }
@@ -239,7 +245,7 @@ struct HomeAssistantService: Service {
 
     func currentConfigTopics() -> Set<String> {
         var topics: Set<String> = [discovery.hubConfigTopic]
-        for thing in shadows.registry.all() {
+        for thing in shadows.registry.all() where thing.goneAt == nil {
             guard let type = shadows.registry.deviceType(of: thing.name) else { continue }
             for entity in HomeAssistantDiscovery.entities(of: type) {
                 topics.insert(discovery.configTopic(thing.name, entity))
@@ -252,7 +258,10 @@ struct HomeAssistantService: Service {
     /// type any more) gets its configs and states cleared (empty retained messages).
     func refresh(_ thing: String, force: Bool, published: inout Published) async {
         var messages: [(String, [UInt8])] = []
-        if let registration = shadows.registry.thing(thing), let type = shadows.registry.deviceType(of: thing) {
+        // A thing gone from its bridge leaves Home Assistant as a removed one does.
+        if let registration = shadows.registry.thing(thing), registration.goneAt == nil,
+            let type = shadows.registry.deviceType(of: thing)
+        {
             let plugin = plugins.plugin(providing: type.name)
             let device = HomeAssistantDiscovery.Device(
                 thing: thing, type: type, pluginName: plugin?.manifest.name, pluginVersion: plugin?.manifest.version)

@@ -125,6 +125,22 @@ public enum HubDaemon {
                 owners[type.name] = plugin.manifest.id
             }
         }
+        // Types bridges declared in earlier runs: as sensitive from the start as when declared.
+        let declared = DeclaredTypes()
+        for record in try await store.declaredTypes() where types[record.name] == nil {
+            do {
+                let type = try PluginManifest.declaredType(
+                    record.name, record.definition, source: "declared type '\(record.name)' in hub.db")
+                declared.set(.init(plugin: record.plugin, type: type, definition: record.definition))
+                types[type.name] = type
+                owners[type.name] = record.plugin
+            } catch {
+                logger.error(
+                    "a stored declared type no longer reads; its things have no type until declared again: \(error.message)"
+                )
+            }
+        }
+        let manifestOwners = owners.filter { declared.entry($0.key) == nil }
         let registry = ThingRegistry(things: try await store.things(), deviceTypes: types, owners: owners)
         let embedded = configuration.mqtt.mode == .embedded
         let identities = IdentityTable(
@@ -193,8 +209,10 @@ public enum HubDaemon {
         let commandUpdates = AsyncChannel<CommandUpdate>()
         let plugins = PluginManager(
             discovered: discovered, directories: configuration.plugins.directories, options: pluginOptions,
-            delegate: PluginBridge(shadows: shadows, events: events, logger: logger, commandUpdates: commandUpdates),
-            logger: logger)
+            delegate: PluginBridge(
+                shadows: shadows, events: events, logger: logger, commandUpdates: commandUpdates, store: store,
+                declared: declared, manifestTypes: manifestOwners, brokerAccess: brokerAccess),
+            declared: declared, logger: logger)
         let commands = CommandService(
             store: store, shadows: shadows, plugins: plugins, events: events, clock: clock, logger: logger)
         try await commands.recover()

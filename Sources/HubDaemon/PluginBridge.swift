@@ -13,6 +13,14 @@ struct PluginBridge: PluginHostDelegate {
     let logger: Logger
     /// Where `command.progress` and `command.result` go (the command service, in order).
     let commandUpdates: AsyncChannel<CommandUpdate>
+    /// Bridges (hub API 2): what they declare and register is stored, cached and told to the broker.
+    let store: HubStore
+    let declared: DeclaredTypes
+    /// Each plugin's manifest types, which no bridge may declare again.
+    let manifestTypes: [String: String]
+    let brokerAccess: BrokerAccess?
+    /// Bridges' declarations and registrations, one at a time (each checks, stores, then caches).
+    let serial = OneAtATime()
 
     /// A device as plugins see it: thing, type, config and its type's shadows with their
     /// durable state.
@@ -36,7 +44,8 @@ struct PluginBridge: PluginHostDelegate {
 
     func devices(for plugin: DiscoveredPlugin) async -> [JSONValue] {
         var devices: [JSONValue] = []
-        for thing in shadows.registry.things(ofTypes: Set(plugin.manifest.deviceTypes.map(\.name))) {
+        let types = plugin.manifest.deviceTypes.map(\.name) + declared.types(of: plugin.manifest.id).map(\.name)
+        for thing in shadows.registry.things(ofTypes: Set(types)) where thing.goneAt == nil {
             devices.append(await Self.device(thing, shadows: shadows))
         }
         return devices
@@ -72,6 +81,120 @@ struct PluginBridge: PluginHostDelegate {
             return
         }
         await commandUpdates.send(update)
+    }
+
+    // MARK: - Bridges (hub API 2; docs/plugins.md)
+
+    func declareTypes(plugin: String, _ types: JSONObject) async -> String? {
+        await serial.run {
+            for (name, definition) in types.sorted(by: { $0.key < $1.key }) {
+                if let owner = manifestTypes[name], owner != plugin {
+                    return "device type '\(name)' is plugin '\(owner)''s (its manifest); choose another name"
+                }
+                if let entry = declared.entry(name), entry.plugin != plugin {
+                    return "device type '\(name)' was declared by plugin '\(entry.plugin)'; choose another name"
+                }
+                if manifestTypes[name] == plugin {
+                    return "device type '\(name)' is in the plugin's manifest; declare new types only"
+                }
+                let type: DeviceType
+                do throws(PluginManifest.Failure) {
+                    type = try PluginManifest.declaredType(name, definition, source: "types.declare of '\(plugin)'")
+                } catch {
+                    return error.message
+                }
+                let previous = declared.entry(name)
+                if previous?.definition == definition { continue }
+                do {
+                    try await store.saveDeclaredType(
+                        DeclaredTypeRecord(
+                            name: name, plugin: plugin, definition: definition,
+                            declaredAt: shadows.clock.epochSeconds()))
+                } catch {
+                    return "cannot store device type '\(name)': \(error)"
+                }
+                declared.set(.init(plugin: plugin, type: type, definition: definition))
+                shadows.registry.declare(type, owner: plugin)
+                brokerAccess?.changed()
+                logger.info(
+                    "device type declared", metadata: ["plugin.id": "\(plugin)", "device.type": "\(name)"])
+                // A type that now guards a shadow withdraws what was asked before the guard.
+                for thing in shadows.registry.things(ofTypes: [name]) {
+                    await shadows.withdrawUnguardedDesires(of: thing.name, previousType: previous?.type, path: "plugin")
+                }
+                events.publish(["type": "type.declared", "plugin": .string(plugin), "deviceType": .string(name)])
+            }
+            return nil
+        }
+    }
+
+    func registerThing(plugin: String, thing name: String, type: String, config: JSONObject) async -> String? {
+        await serial.run {
+            do throws(ShadowError) {
+                try ShadowNameRules.validateThingName(name, limits: shadows.engine.limits)
+            } catch {
+                return error.message
+            }
+            guard shadows.registry.owner(of: type) == plugin else {
+                return "device type '\(type)' is not plugin '\(plugin)''s: declare it first (types.declare)"
+            }
+            let existing = shadows.registry.thing(name)
+            if let existing, let existingType = existing.deviceType,
+                shadows.registry.owner(of: existingType) != plugin
+            {
+                return "thing '\(name)' is registered as \(existingType), not a device of plugin '\(plugin)'"
+            } else if let existing, existing.deviceType == nil {
+                return "thing '\(name)' is registered without a type by someone else; its name is taken"
+            }
+            if let existing, existing.deviceType == type, existing.config == config, existing.goneAt == nil {
+                return nil
+            }
+            let previousType = shadows.registry.deviceType(of: name)
+            let registration = ThingRegistration(
+                name: name, deviceType: type, config: config,
+                createdAt: existing?.createdAt ?? shadows.clock.epochSeconds())
+            do {
+                try await store.registerThing(registration)
+            } catch {
+                return "cannot store thing '\(name)': \(error)"
+            }
+            shadows.registry.register(registration)
+            brokerAccess?.changed()
+            await shadows.withdrawUnguardedDesires(of: name, previousType: previousType, path: "plugin")
+            shadows.access.audit(
+                .plugin(plugin), path: "plugin", action: existing == nil ? "register thing" : "update thing",
+                target: name, result: 200, detail: "type \(type)")
+            events.publish([
+                "type": "thing.registered", "thing": .string(name), "deviceType": .string(type),
+                "plugin": .string(plugin),
+            ])
+            return nil
+        }
+    }
+
+    func thingGone(plugin: String, thing name: String) async -> String? {
+        await serial.run {
+            guard let existing = shadows.registry.thing(name), let type = existing.deviceType,
+                shadows.registry.owner(of: type) == plugin
+            else {
+                return "thing '\(name)' is not a device of plugin '\(plugin)'"
+            }
+            if existing.goneAt != nil { return nil }
+            let now = shadows.clock.epochSeconds()
+            do {
+                try await store.markThingGone(name, at: now)
+            } catch {
+                return "cannot mark thing '\(name)' gone: \(error)"
+            }
+            shadows.registry.markGone(name, at: now)
+            shadows.access.audit(
+                .plugin(plugin), path: "plugin", action: "thing gone", target: name, result: 200,
+                detail: "its bridge no longer has it; shadows and history are kept")
+            events.publish([
+                "type": "thing.gone", "thing": .string(name), "plugin": .string(plugin), "time": .integer(now),
+            ])
+            return nil
+        }
     }
 
     func pluginStateChanged(plugin: String, state: PluginSupervisor.State) async {

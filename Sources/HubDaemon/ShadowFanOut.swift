@@ -134,6 +134,25 @@ extension ShadowService {
     }
 }
 
+extension ShadowService {
+    /// A newly guarded shadow keeps no desired state from before it was guarded: whoever wrote it
+    /// then did not need the sensitive role, so it is withdrawn (the hub's own write, audited).
+    /// Called when a thing gets a type (registration) or its type gets a guard (a bridge's
+    /// declaration); `previousType` is what guarded it before.
+    nonisolated func withdrawUnguardedDesires(of name: String, previousType: DeviceType?, path: String) async {
+        guard let type = registry.deviceType(of: name) else { return }
+        for shadow in type.sensitiveShadows where previousType?.sensitiveShadows.contains(shadow) != true {
+            let id = ShadowID(unchecked: name, shadowName: shadow)
+            guard let record = await record(id), record.exists, record.desired != nil else { continue }
+            let clear: JSONValue = ["state": ["desired": .null], "clientToken": "hub:guarded"]
+            _ = await perform(.init(.update, id, payload: clear.compactBytes), origin: .api, by: .hub)
+            access.audit(
+                .hub, path: path, action: "withdraw desired", target: AccessGate.target(id), result: 200,
+                detail: "desired state written before '\(shadow)' was sensitive is withdrawn")
+        }
+    }
+}
+
 extension ShadowService.Origin {
     /// A person's or device's change, not the hub's own (a schedule's hold starts from it).
     var isManual: Bool {

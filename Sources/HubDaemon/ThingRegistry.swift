@@ -33,6 +33,19 @@ public final class ThingRegistry: Sendable {
     }
 
     public func register(_ thing: ThingRegistration) { state.withLock { $0.things[thing.name] = thing } }
+
+    /// A device type a bridge plugin declared at run time (or again, changed).
+    public func declare(_ type: DeviceType, owner: String) {
+        state.withLock {
+            $0.deviceTypes[type.name] = type
+            $0.owners[type.name] = owner
+        }
+    }
+
+    /// Marks a registered thing gone from its bridge.
+    public func markGone(_ name: String, at time: Int64) {
+        state.withLock { $0.things[name]?.goneAt = time }
+    }
     public func remove(_ name: String) { _ = state.withLock { $0.things.removeValue(forKey: name) } }
 
     public func isRegistered(_ name: String) -> Bool { state.withLock { $0.things[name] != nil } }
@@ -46,6 +59,8 @@ public final class ThingRegistry: Sendable {
     public func deviceType(of thing: String) -> DeviceType? {
         state.withLock { state in state.things[thing]?.deviceType.flatMap { state.deviceTypes[$0] } }
     }
+
+    public func deviceType(named name: String) -> DeviceType? { state.withLock { $0.deviceTypes[name] } }
 
     /// The plugin that declares a device type.
     public func owner(of type: String) -> String? { state.withLock { $0.owners[type] } }

@@ -55,6 +55,33 @@ public final class PluginHost: Sendable {
         notify("command.result", .object(params))
     }
 
+    // MARK: - Bridges (hub API 2: the manifest's hubApi.max must be 2)
+
+    /// Declares device types at run time, `{NAME: definition}` with a manifest's device-type
+    /// schema (shadows, attributes, commands, sensitivity). The hub checks them as it checks a
+    /// manifest; a refusal comes back as an error line and in the hub's log.
+    public func declareTypes(_ types: JSONObject) {
+        request("types.declare", ["types": .object(types)])
+    }
+
+    /// Adds (or changes) a thing of one of this plugin's types.
+    public func registerThing(_ thing: String, type: String, config: JSONObject = .empty) {
+        request("things.register", ["thing": .string(thing), "type": .string(type), "config": .object(config)])
+    }
+
+    /// Says a thing's device is gone from the bridge: the hub keeps its shadows and marks it gone.
+    public func thingGone(_ thing: String) {
+        request("things.gone", ["thing": .string(thing)])
+    }
+
+    func request(_ method: String, _ params: JSONValue) {
+        let id = nextID.withLock { id -> Int in
+            id += 1
+            return id
+        }
+        send(["id": .string("\(method)-\(id)"), "method": .string(method), "params": params])
+    }
+
     public func event(thing: String?, _ name: String, data: JSONValue = .null) {
         var params: JSONObject = ["event": .string(name), "data": data]
         if let thing { params["thing"] = .string(thing) }

@@ -52,6 +52,14 @@ public struct Delta: Sendable {
     /// The whole desired section.
     public var desired: JSONObject
     public var version: Int64
+
+    public init(thing: String, shadow: String, delta: JSONObject, desired: JSONObject, version: Int64) {
+        self.thing = thing
+        self.shadow = shadow
+        self.delta = delta
+        self.desired = desired
+        self.version = version
+    }
 }
 
 /// A command the hub asks the device to run (the hub's command ledger tracks it).

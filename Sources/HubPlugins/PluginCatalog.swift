@@ -75,7 +75,7 @@ public enum PluginCatalog {
                 PluginProblem(
                     directory: folder, pluginID: manifest.id,
                     reason:
-                        "plugin '\(manifest.id)' supports hub API \(manifest.apiRange.lowerBound)…\(manifest.apiRange.upperBound); this hub speaks \(PluginManifest.hubAPIVersion)"
+                        "plugin '\(manifest.id)' supports hub API \(manifest.apiRange.lowerBound)…\(manifest.apiRange.upperBound); this hub speaks \(PluginManifest.hubAPIVersions.lowerBound)…\(PluginManifest.hubAPIVersions.upperBound)"
                 ))
         }
         var executablePath: String?

@@ -10,12 +10,16 @@ public actor PluginManager {
     /// dropped in while the hub runs is reported at once.
     public nonisolated let directories: [String]
     let supervisors: [String: PluginSupervisor]
+    /// Types bridges declared at run time (docs/plugins.md, hub API 2).
+    public nonisolated let declared: DeclaredTypes
     let logger: Logger
 
     public init(
         discovered: (plugins: [DiscoveredPlugin], problems: [PluginProblem]), directories: [String],
-        options: PluginHostOptions, delegate: any PluginHostDelegate, logger: Logger
+        options: PluginHostOptions, delegate: any PluginHostDelegate, declared: DeclaredTypes = DeclaredTypes(),
+        logger: Logger
     ) {
+        self.declared = declared
         let (plugins, problems) = discovered
         self.directories = directories
         self.plugins = plugins
@@ -39,9 +43,11 @@ public actor PluginManager {
         }
     }
 
-    /// The plugin that provides `type`.
+    /// The plugin that provides `type`: in its manifest, or declared at run time.
     public nonisolated func plugin(providing type: String) -> DiscoveredPlugin? {
-        plugins.first { $0.manifest.deviceTypes.contains { $0.name == type } }
+        if let found = plugins.first(where: { $0.manifest.deviceTypes.contains { $0.name == type } }) { return found }
+        guard let owner = declared.entry(type)?.plugin else { return nil }
+        return plugins.first { $0.manifest.id == owner }
     }
 
     /// Runs every plugin until the task is cancelled.
@@ -122,6 +128,8 @@ public actor PluginManager {
         guard let plugin = plugins.first(where: { $0.manifest.id == id }) else { return nil }
         var entry = (await supervisors[id]?.statusJSON())?.objectValue ?? ["id": .string(id), "state": "type-only"]
         entry["deviceTypes"] = .array(plugin.manifest.deviceTypes.map(Self.describe))
+        entry["declaredTypes"] = .array(declared.types(of: id).map(Self.describe))
+        entry["apiVersion"] = .integer(Int64(plugin.manifest.apiVersion))
         return .object(entry)
     }
 

@@ -4,8 +4,11 @@ public import HubCore
 /// types it provides. docs/plugins.md describes it; docs/plugin-manifest.schema.json is its
 /// JSON Schema.
 public struct PluginManifest: Sendable, Equatable {
-    /// The plugin API this hub speaks. A manifest declares the range it supports.
-    public static let hubAPIVersion = 1
+    /// The plugin API versions this hub speaks. A manifest declares the range it supports; the
+    /// hub speaks the highest both know (`initialize`'s `apiVersion`). Version 2 adds bridges:
+    /// `types.declare`, `things.register`, `things.gone` (docs/plugins.md); a version-1 plugin
+    /// never sends them and works as before.
+    public static let hubAPIVersions = 1...2
 
     public var id: String
     public var name: String
@@ -60,7 +63,28 @@ public struct PluginManifest: Sendable, Equatable {
         }
     }
 
-    public func supportsHubAPI(_ version: Int = PluginManifest.hubAPIVersion) -> Bool { apiRange.contains(version) }
+    public func supportsHubAPI(_ versions: ClosedRange<Int> = PluginManifest.hubAPIVersions) -> Bool {
+        apiRange.overlaps(versions)
+    }
+
+    /// The version this hub and the plugin speak together.
+    public var apiVersion: Int { min(apiRange.upperBound, Self.hubAPIVersions.upperBound) }
+
+    /// A device type a bridge plugin declares at run time (`types.declare`): read and checked
+    /// exactly as a manifest's, with errors that name `source` and the key path.
+    public static func declaredType(_ name: String, _ definition: JSONValue, source: String) throws(Failure)
+        -> DeviceType
+    {
+        guard !name.isEmpty, name.count <= 64,
+            name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || "._-".contains($0)) })
+        else {
+            throw Failure(message: "\(source): type name '\(name)' must be 1–64 of a-z, 0-9, '.', '_' and '-'")
+        }
+        let root = Field(definition, path: name) { path, rule in
+            Failure(message: "\(source): '\(path)' \(rule)")
+        }
+        return try deviceType(name, root)
+    }
 
     static func deviceType(_ name: String, _ field: Field) throws(Failure) -> DeviceType {
         try field.onlyKeys(["description", "shadows", "commands", "homeAssistant"])

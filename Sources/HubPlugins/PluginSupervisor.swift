@@ -21,10 +21,22 @@ public protocol PluginHostDelegate: Sendable {
     func pluginRestarted(plugin: String, reason: String) async
     /// The plugin's state changed (running, backing-off, quarantined, …).
     func pluginStateChanged(plugin: String, state: PluginSupervisor.State) async
+    /// Bridges (API 2): device types declared at run time, `{NAME: definition}` as in a
+    /// manifest. Returns the problem, or nil.
+    func declareTypes(plugin: String, _ types: JSONObject) async -> String?
+    /// Bridges (API 2): a thing of one of the plugin's types, added or changed.
+    func registerThing(plugin: String, thing: String, type: String, config: JSONObject) async -> String?
+    /// Bridges (API 2): a thing gone from the bridge; its shadows and history stay.
+    func thingGone(plugin: String, thing: String) async -> String?
 }
 
 extension PluginHostDelegate {
     public func pluginStateChanged(plugin: String, state: PluginSupervisor.State) async {}
+    public func declareTypes(plugin: String, _ types: JSONObject) async -> String? { "this hub takes no bridges" }
+    public func registerThing(plugin: String, thing: String, type: String, config: JSONObject) async -> String? {
+        "this hub takes no bridges"
+    }
+    public func thingGone(plugin: String, thing: String) async -> String? { "this hub takes no bridges" }
 }
 
 /// Limits and timings of the plugin host; the defaults suit a home hub.
@@ -225,7 +237,7 @@ public actor PluginSupervisor {
         _ = try await request(
             "initialize",
             [
-                "hubVersion": .string(HubVersion.current), "apiVersion": .integer(Int64(PluginManifest.hubAPIVersion)),
+                "hubVersion": .string(HubVersion.current), "apiVersion": .integer(Int64(plugin.manifest.apiVersion)),
                 "devices": .array(devices),
             ])
         logger.info("plugin initialized", metadata: ["devices": "\(devices.count)"])
@@ -386,6 +398,39 @@ public actor PluginSupervisor {
             return .success(true)
         case "command.progress", "command.result":
             await delegate.commandUpdate(plugin: id, method: method, params: params)
+            return .success(true)
+        case "types.declare", "things.register", "things.gone":
+            guard plugin.manifest.apiVersion >= 2 else {
+                return .failure(
+                    RPCError(
+                        code: -32601,
+                        message:
+                            "'\(method)' is hub API 2; the manifest's hubApi.max is \(plugin.manifest.apiRange.upperBound)"
+                    ))
+            }
+            let problem: String?
+            switch method {
+            case "types.declare":
+                guard let types = params["types"]?.objectValue else {
+                    return .failure(RPCError(code: -32602, message: "types.declare needs 'types': {NAME: definition}"))
+                }
+                problem = await delegate.declareTypes(plugin: id, types)
+            case "things.register":
+                guard let thing = params["thing"]?.stringValue, let type = params["type"]?.stringValue else {
+                    return .failure(RPCError(code: -32602, message: "things.register needs 'thing' and 'type'"))
+                }
+                problem = await delegate.registerThing(
+                    plugin: id, thing: thing, type: type, config: params["config"]?.objectValue ?? [:])
+            default:
+                guard let thing = params["thing"]?.stringValue else {
+                    return .failure(RPCError(code: -32602, message: "things.gone needs 'thing'"))
+                }
+                problem = await delegate.thingGone(plugin: id, thing: thing)
+            }
+            if let problem {
+                logger.warning("\(method) refused: \(problem)")
+                return .failure(RPCError(code: 400, message: problem))
+            }
             return .success(true)
         case "log":
             let text = params["message"]?.stringValue ?? params.compactText

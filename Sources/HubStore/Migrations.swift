@@ -97,6 +97,21 @@ enum Migrations {
             CREATE UNIQUE INDEX applications_access_key ON applications (access_key_id);
             """
         ),
+        (
+            "2026-12-05-bridges",
+            """
+            -- Device types bridge plugins declare at run time (docs/plugins.md), kept so that a
+            -- type and its sensitivity hold from the hub's start, before the plugin runs again.
+            CREATE TABLE declared_types (
+                name TEXT PRIMARY KEY,
+                plugin TEXT NOT NULL,
+                definition TEXT NOT NULL,   -- as declared, compact JSON
+                declared_at INTEGER NOT NULL
+            );
+            -- A thing its bridge no longer has: registration and shadows kept, marked gone.
+            ALTER TABLE things ADD COLUMN gone_at INTEGER;
+            """
+        ),
     ]
 
     static func apply(to database: SQLiteDatabase, at now: Int64) throws(SQLiteError) {

@@ -52,8 +52,14 @@ struct PluginsCommand: AsyncParsableCommand {
                 "\(id)  \(Output.text(plugin["state"]))  pid \(Output.text(plugin["pid"] ?? "-"))  restarts \(Output.text(plugin["restarts"]))"
             )
             if let problem = plugin["lastProblem"], problem != .null { print("last problem: \(Output.text(problem))") }
-            for type in plugin["deviceTypes"]?.arrayValue ?? [] {
-                print("\ndevice type \(Output.text(type["name"]))")
+            let declared = (plugin["declaredTypes"]?.arrayValue ?? []).map { type -> JSONValue in
+                guard case .object(var object) = type else { return type }
+                object["declared"] = true
+                return .object(object)
+            }
+            for type in (plugin["deviceTypes"]?.arrayValue ?? []) + declared {
+                let origin = type["declared"] == true ? " (declared at run time by the plugin)" : ""
+                print("\ndevice type \(Output.text(type["name"]))\(origin)")
                 for shadow in type["shadows"]?.arrayValue ?? [] {
                     let note = shadow["sensitive"] == true ? " (sensitive: changing it needs the sensitive role)" : ""
                     print("  shadow \(Output.text(shadow["name"]))\(note)")

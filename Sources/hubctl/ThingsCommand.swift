@@ -23,12 +23,15 @@ struct ThingsCommand: AsyncParsableCommand {
             }
             let things = body["things"]?.arrayValue ?? []
             Output.table(
-                ["NAME", "TYPE", "SHADOWS", "REGISTERED"],
+                ["NAME", "TYPE", "PLUGIN", "SHADOWS", "REGISTERED", ""],
                 things.map { thing in
                     let shadows = (thing["shadows"]?.arrayValue ?? []).map { $0.stringValue ?? "(classic)" }
+                    let gone = thing["goneAt"].flatMap { $0 == .null ? nil : $0 }
                     return [
-                        Output.text(thing["name"]), Output.text(thing["type"] ?? "-"), shadows.joined(separator: ","),
-                        Output.time(thing["createdAt"]),
+                        Output.text(thing["name"]), Output.text(thing["type"] ?? "-"),
+                        Output.text(thing["plugin"].flatMap { $0 == .null ? nil : $0 } ?? "-"),
+                        shadows.joined(separator: ","), Output.time(thing["createdAt"]),
+                        gone.map { "gone since \(Output.time($0))" } ?? "",
                     ]
                 })
         }

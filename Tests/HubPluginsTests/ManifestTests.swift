@@ -31,11 +31,40 @@ struct ManifestTests {
         #expect(problem("broken-json")?.contains("not valid JSON") == true)
         #expect(problem("missing-executable")?.contains("does not exist") == true)
         #expect(problem("escaping-executable")?.contains("outside the plugin's folder") == true)
-        #expect(problem("wrong-api")?.contains("supports hub API 2…3; this hub speaks 1") == true)
+        #expect(problem("wrong-api")?.contains("supports hub API 3…4; this hub speaks 1…2") == true)
         #expect(
             problem("bad-attribute")?.contains(
                 "'deviceTypes.t5.shadows[0].attributes.count.type' must be one of number, integer, boolean, string, enum (got 'float')"
             ) == true)
+    }
+
+    @Test func aDeclaredTypeIsCheckedAsAManifestsIs() throws {
+        let good: JSONValue = [
+            "shadows": [
+                [
+                    "name": "climate",
+                    "attributes": ["setpoint": ["type": "number", "min": 5, "max": 35, "step": 0.5]],
+                ]
+            ]
+        ]
+        let type = try PluginManifest.declaredType("z2m.danfoss-014g2461", good, source: "types.declare")
+        #expect(type.attributes(of: "climate")?["setpoint"]?.maximum == 35)
+        func problem(_ name: String, _ definition: JSONValue) -> String? {
+            do {
+                _ = try PluginManifest.declaredType(name, definition, source: "types.declare")
+                return nil
+            } catch {
+                return error.message
+            }
+        }
+        #expect(
+            problem("Bad Name", good)
+                == "types.declare: type name 'Bad Name' must be 1–64 of a-z, 0-9, '.', '_' and '-'")
+        #expect(
+            problem("t", ["shadows": [["name": "s", "attributes": ["a": ["type": "float"]]]]])
+                == "types.declare: 't.shadows[0].attributes.a.type' must be one of number, integer, boolean, string, enum (got 'float')"
+        )
+        #expect(problem("t", ["shadows": []]) == "types.declare: 't.shadows' must declare at least one shadow")
     }
 
     @Test func typeOnlyManifestHasNoExecutable() {

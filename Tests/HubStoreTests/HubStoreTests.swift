@@ -36,6 +36,32 @@ struct HubStoreTests {
         #expect(try await store.integrityCheck() == "ok")
     }
 
+    @Test func aBridgesTypesAndGoneThingsSurviveAReopen() async throws {
+        let definition: JSONValue = ["shadows": [["name": "lock", "sensitive": true, "attributes": [:]]]]
+        do {
+            let store = try HubStore(path: directory.file("hub.db"), now: 1)
+            try await store.saveDeclaredType(
+                DeclaredTypeRecord(
+                    name: "z2m.yale", plugin: "homehub.zigbee2mqtt", definition: definition, declaredAt: 5))
+            try await store.registerThing(ThingRegistration(name: "front-lock", deviceType: "z2m.yale", createdAt: 5))
+            #expect(try await store.markThingGone("front-lock", at: 9))
+            #expect(try await store.markThingGone("front-lock", at: 10) == false)  // once
+            store.close()
+        }
+        let store = try HubStore(path: directory.file("hub.db"), now: 20)
+        defer { store.close() }
+        #expect(
+            try await store.declaredTypes() == [
+                DeclaredTypeRecord(
+                    name: "z2m.yale", plugin: "homehub.zigbee2mqtt", definition: definition, declaredAt: 5)
+            ])
+        #expect(try await store.things().first?.goneAt == 9)
+        // The bridge has it again: registered anew, no longer gone, its creation time kept.
+        try await store.registerThing(ThingRegistration(name: "front-lock", deviceType: "z2m.yale", createdAt: 30))
+        let thing = try #require(try await store.things().first)
+        #expect(thing.goneAt == nil && thing.createdAt == 5)
+    }
+
     @Test func staleVersionIsRefusedAndChangesNothing() async throws {
         let store = try HubStore(path: directory.file("hub.db"), now: 1)
         defer { store.close() }

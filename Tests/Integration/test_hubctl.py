@@ -24,7 +24,7 @@ def test_status_and_things_lifecycle(hub):
     listed = json.loads(hubctl(hub, "things", "list", "--json").stdout)["things"]
     assert [(t["name"], t["type"], t["config"]) for t in listed] == [("livingroom", "heater", {"room": "living", "floor": 1})]
     table = hubctl(hub, "things", "list").stdout.splitlines()
-    assert table[0].split() == ["NAME", "TYPE", "SHADOWS", "REGISTERED"] and table[1].startswith("livingroom")
+    assert table[0].split() == ["NAME", "TYPE", "PLUGIN", "SHADOWS", "REGISTERED"] and table[1].startswith("livingroom")
 
     shown = json.loads(hubctl(hub, "things", "show", "livingroom", "--json").stdout)
     assert shown["registered"] is True and shown["type"] == "heater" and shown["shadows"] == []

@@ -158,7 +158,8 @@ def test_broken_manifest_is_reported_and_the_others_load(tmp_path, broker):
     hub = plugin_hub(tmp_path, broker, prepare=prepare)
     try:
         listed = hub.request("GET", "/v1/plugins")[2]
-        assert {p["id"] for p in listed["plugins"]} == {"homehub.heater", "homehub.doorlock", "homehub.motor", "example.switch"}
+        assert {p["id"] for p in listed["plugins"]} == {"homehub.heater", "homehub.doorlock", "homehub.motor", "homehub.zigbee2mqtt",
+                                                     "example.switch"}
         reasons = {Path(s["directory"]).name: s["reason"] for s in listed["skipped"]}
         assert "not valid JSON" in reasons["broken"] and "outside the plugin's folder" in reasons["outside"]
         table = hubctl(hub, "plugins", "list").stdout

@@ -29,7 +29,7 @@ pass "apt-get install ./$deb"
 mode_owner() { stat -c '%a %U:%G' "$1"; }
 check "homehubd in /usr/sbin" test -x /usr/sbin/homehubd
 check "hubctl in /usr/bin" test -x /usr/bin/hubctl
-for plugin in heater doorlock motor; do
+for plugin in heater doorlock motor zigbee2mqtt; do
     check "plugin $plugin with its manifest" test -x /usr/lib/homehub/plugins/$plugin/homehub-plugin-$plugin -a \
         -f /usr/lib/homehub/plugins/$plugin/manifest.json
 done
