@@ -124,10 +124,20 @@ extension HubConfiguration {
             }
         }
         if let plugins = try reader.object("plugins") {
-            try plugins.onlyKeys([
+            let known = [
                 "dirs", "ping_seconds", "reply_timeout_seconds", "restart_backoff_seconds", "max_messages_per_second",
                 "max_line_bytes", "crashes_before_quarantine",
-            ])
+            ]
+            // [plugins.NAME]: settings for the plugin whose id is NAME or ends in `.NAME`.
+            for (key, value) in plugins.value.objectValue ?? [:] where !known.contains(key) {
+                guard case .object(let settings) = value else {
+                    throw plugins.fail(
+                        key,
+                        "is not a known key (known: \(known.joined(separator: ", ")); a table [plugins.NAME] holds a plugin's settings)"
+                    )
+                }
+                self.plugins.settings[key] = settings
+            }
             self.plugins.directories = try plugins.strings("dirs") ?? self.plugins.directories
             for (key, path) in [
                 ("ping_seconds", \Plugins.pingSeconds), ("reply_timeout_seconds", \Plugins.replyTimeoutSeconds),

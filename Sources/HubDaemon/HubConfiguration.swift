@@ -77,6 +77,9 @@ public struct HubConfiguration: Sendable, Equatable {
         public var maxMessagesPerSecond = 500.0
         public var maxLineBytes = 1 << 20
         public var crashesBeforeQuarantine = 5
+        /// `[plugins.NAME]` tables: settings handed to the plugin whose id is NAME or ends in
+        /// `.NAME` (`[plugins.zigbee2mqtt]` → homehub.zigbee2mqtt), in `initialize`.
+        public var settings: [String: JSONObject] = [:]
     }
 
     public struct Shadows: Sendable, Equatable {

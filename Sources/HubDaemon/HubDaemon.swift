@@ -206,6 +206,11 @@ public enum HubDaemon {
         pluginOptions.maxMessagesPerSecond = configuration.plugins.maxMessagesPerSecond
         pluginOptions.maxLineBytes = configuration.plugins.maxLineBytes
         pluginOptions.crashesBeforeQuarantine = configuration.plugins.crashesBeforeQuarantine
+        pluginOptions.settings = configuration.plugins.settings
+        for name in configuration.plugins.settings.keys
+        where !discovered.plugins.contains(where: { $0.manifest.id == name || $0.manifest.id.hasSuffix(".\(name)") }) {
+            logger.warning("[plugins.\(name)] in the configuration names no loaded plugin; its settings are unused")
+        }
         let commandUpdates = AsyncChannel<CommandUpdate>()
         let plugins = PluginManager(
             discovered: discovered, directories: configuration.plugins.directories, options: pluginOptions,

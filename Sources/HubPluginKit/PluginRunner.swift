@@ -90,6 +90,7 @@ public enum PluginRunner {
                 }
                 switch method {
                 case "initialize":
+                    await plugin.configure(settings: params["settings"]?.objectValue ?? [:])
                     let devices = (params["devices"]?.arrayValue ?? []).compactMap(Device.init)
                     await plugin.start(devices: devices)
                     reply(["ok": true])

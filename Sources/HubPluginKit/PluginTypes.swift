@@ -79,6 +79,8 @@ public enum CommandOutcome: String, Sendable {
 /// A device-type plugin. Implement the handlers you need; the kit speaks the protocol.
 public protocol DevicePlugin: Actor {
     init(host: PluginHost)
+    /// The plugin's settings from hub.toml (`[plugins.NAME]`), before `start` (at every (re)start).
+    func configure(settings: JSONObject) async
     /// The hub's devices for this plugin, with their current state (at every (re)start).
     func start(devices: [Device]) async
     func deviceAdded(_ device: Device) async
@@ -92,6 +94,7 @@ public protocol DevicePlugin: Actor {
 }
 
 extension DevicePlugin {
+    public func configure(settings: JSONObject) async {}
     public func deviceAdded(_ device: Device) async {}
     public func deviceRemoved(thing: String) async {}
     public func delta(_ delta: Delta) async {}

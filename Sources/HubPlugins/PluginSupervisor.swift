@@ -55,6 +55,15 @@ public struct PluginHostOptions: Sendable {
     public var crashWindowSeconds = 120.0
     /// Where plugins may keep state (passed as HOMEHUB_PLUGIN_STATE_DIR/<id>).
     public var stateDirectory: String?
+    /// Settings from hub.toml by plugin (`[plugins.NAME]`: the id, or its last part), for `initialize`.
+    public var settings: [String: JSONObject] = [:]
+
+    /// The settings of the plugin `id`: `[plugins.ID]`, else `[plugins.LAST]` for `vendor.LAST`.
+    public func settings(of id: String) -> JSONObject {
+        if let exact = settings[id] { return exact }
+        if let last = id.split(separator: ".").last, let short = settings[String(last)] { return short }
+        return [:]
+    }
 
     public init() {}
 }
@@ -238,7 +247,7 @@ public actor PluginSupervisor {
             "initialize",
             [
                 "hubVersion": .string(HubVersion.current), "apiVersion": .integer(Int64(plugin.manifest.apiVersion)),
-                "devices": .array(devices),
+                "devices": .array(devices), "settings": .object(options.settings(of: plugin.manifest.id)),
             ])
         logger.info("plugin initialized", metadata: ["devices": "\(devices.count)"])
     }

@@ -222,3 +222,25 @@ def test_a_rename_is_followed_by_ieee_address_and_a_removed_device_is_marked_gon
     assert "gone since" in ok(run(hub, "things", "list"))
     rows = hub.request("GET", "/v1/audit?thing=bedroom-trv&limit=20")[2]["entries"]
     assert any(row["action"] == "thing gone" and row["identity"] == "plugin:homehub.zigbee2mqtt" for row in rows)
+
+
+def test_the_bridge_can_be_configured_in_hub_toml(tmp_path, certs):
+    z2m_broker = Broker(tmp_path, certs)
+    standin = Zigbee2MQTT(z2m_broker.port, base="z2m-home")
+    directory = Path(tempfile.mkdtemp(prefix="homehub-z2m-", dir="/tmp"))
+    plugins = directory / "plugins"
+    stage(plugins)
+    config = (config_text(directory, plugins, free_port())
+              + f'[plugins.zigbee2mqtt]\nhost = "127.0.0.1"\nport = {z2m_broker.port}\nbase_topic = "z2m-home"\n')
+    hub = Hub(directory, config)
+    try:
+        wait_for(lambda: {"bedroom-trv", "front-lock", "living-blind", "zigbee2mqtt"} <= set(things(hub)),
+                 what="the devices and the configured bridge thing")
+        assert things(hub)["zigbee2mqtt"]["config"]["base_topic"] == "z2m-home"
+        wait_for(lambda: reported(hub, "zigbee2mqtt", "bridge").get("state") == "online", what="bridge online")
+        wait_for(lambda: reported(hub, "front-lock", "lock").get("lock_state") == "locked", what="lock state")
+    finally:
+        hub.stop()
+        standin.close()
+        z2m_broker.stop()
+        shutil.rmtree(directory, ignore_errors=True)

@@ -7,8 +7,9 @@ import HubPluginKit
 #endif
 
 /// The zigbee2mqtt bridge (docs/zigbee2mqtt.md; hub API 2). A thing of type
-/// `zigbee2mqtt-bridge` names a zigbee2mqtt's broker in its config (host, port, tls, ca_file,
-/// cert_file, key_file, username, password, base_topic); the plugin follows that zigbee2mqtt's
+/// `zigbee2mqtt-bridge` names a zigbee2mqtt's broker in its config (host, port, ca_file,
+/// cert_file, key_file, username, password, base_topic), or `[plugins.zigbee2mqtt]` in hub.toml
+/// does (a bridge thing named by its `thing`, default `zigbee2mqtt`); the plugin follows its
 /// retained `BASE/bridge/devices`, declares a device type per model from its `exposes`
 /// (Exposes.swift), registers a thing per device, and carries state both ways:
 ///   BASE/FRIENDLY_NAME               → reported state
@@ -65,11 +66,28 @@ actor Zigbee2MQTTPlugin: DevicePlugin {
         await PluginRunner.main(Zigbee2MQTTPlugin.self)
     }
 
+    /// `[plugins.zigbee2mqtt]` in hub.toml: a bridge thing of its own (`thing`, default
+    /// `zigbee2mqtt`) with these settings as its config, registered at every start.
+    var configuredBridge: Device?
+
+    func configure(settings: JSONObject) async {
+        guard !settings.isEmpty else { return }
+        var config = settings
+        let thing = config.removeValue(forKey: "thing")?.stringValue ?? "zigbee2mqtt"
+        configuredBridge = Device(thing: thing, type: Self.bridgeType, config: config)
+    }
+
     func start(devices: [Device]) async {
         for device in devices where device.type != Self.bridgeType {
             remember(device)
         }
-        for device in devices where device.type == Self.bridgeType {
+        var bridgeDevices = devices.filter { $0.type == Self.bridgeType }
+        if let configured = configuredBridge {
+            bridgeDevices.removeAll { $0.thing == configured.thing }
+            bridgeDevices.append(configured)
+            host.registerThing(configured.thing, type: Self.bridgeType, config: configured.config)
+        }
+        for device in bridgeDevices {
             connect(device)
         }
     }
