@@ -161,6 +161,7 @@ public struct ControlAPI: HTTPResponder {
                     return .json(detail, status: ready ? 200 : 503)
                 },
                 Endpoint(route: "v1/status", permission: .read) { _, _ in .json(await backend.status()) },
+                Endpoint(route: "v1/cloud", permission: .read) { _, _ in .json(await backend.cloud()) },
                 Endpoint(route: "v1/things", permission: .read) { _, _ in .json(await backend.things()) },
                 Endpoint(route: "v1/things/*", permission: .read) { _, captured in
                     respond(await backend.thing(captured[0]))

@@ -36,6 +36,8 @@ public protocol HubBackend: Sendable {
     /// Ready once the broker is connected and the hub subscribed.
     func health() async -> (ready: Bool, detail: JSONValue)
     func status() async -> JSONValue
+    /// Cloud sync: connected or not since when, per shadow the last sync, what is pending, the last error.
+    func cloud() async -> JSONValue
 
     func things() async -> JSONValue
     func thing(_ name: String) async -> Result<JSONValue, HubError>

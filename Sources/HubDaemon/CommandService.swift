@@ -316,6 +316,7 @@ actor CommandService {
             "progress": command.progress.map { .number(JSONNumber($0)) } ?? .null,
             "message": command.message.map(JSONValue.string) ?? .null,
             "reason": .string(command.transitions.last?.reason ?? ""), "time": .integer(command.updatedAt / 1000),
+            "requester": .object(command.requester),
         ])
     }
 

@@ -31,6 +31,8 @@ struct ControlBackend: HubBackend {
     let brokerAccess: BrokerAccess?
     let logger: Logger
     let metrics: @Sendable () -> String
+    /// Cloud sync's status (docs/cloud.md): `GET /v1/cloud`, `hubctl cloud status`.
+    var cloudStatus: @Sendable () -> JSONValue = { ["enabled": false, "connected": false, "shadows": []] }
 
     func epochSeconds() -> Int64 { clock.epochSeconds() }
 
@@ -106,6 +108,8 @@ struct ControlBackend: HubBackend {
             "eventSubscribers": .integer(Int64(events.subscriberCount)),
         ]
     }
+
+    func cloud() async -> JSONValue { cloudStatus() }
 
     func things() async -> JSONValue {
         var result: [JSONValue] = []

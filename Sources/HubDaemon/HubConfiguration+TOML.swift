@@ -20,7 +20,10 @@ extension HubConfiguration {
         let reader = DocumentReader<ConfigurationError>(
             TOMLValue.table(root).json, objectName: "table",
             failure: { path, rule in ConfigurationError(message: "\(source): '\(path)' \(rule)") })
-        try reader.onlyKeys(["hub", "mqtt", "http", "homeassistant", "plugins", "shadows", "policy", "things"])
+        try reader.onlyKeys(["hub", "mqtt", "http", "homeassistant", "cloud", "plugins", "shadows", "policy", "things"])
+        if let section = try reader.object("cloud") {
+            try readCloud(section)
+        }
         if let section = try reader.object("homeassistant") {
             try section.onlyKeys(["enabled", "discovery_prefix", "topic_prefix", "application"])
             homeAssistant.enabled = try section.bool("enabled") ?? false
@@ -205,5 +208,89 @@ extension HubConfiguration {
         var host = String(address[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return host.isEmpty ? nil : (host, port)
+    }
+}
+
+extension HubConfiguration {
+    mutating func readCloud(_ section: DocumentReader<ConfigurationError>) throws(ConfigurationError) {
+        try section.onlyKeys([
+            "endpoint", "port", "ca_file", "cert_file", "key_file", "client_id", "allow_sensitive",
+            "max_updates_per_second", "prefer_desired", "prefer_reported", "sync",
+        ])
+        cloud.endpoint = try section.string("endpoint") ?? ""
+        cloud.port = try section.integer("port", in: 1...65535) ?? cloud.port
+        cloud.caFile = try section.string("ca_file")
+        cloud.certFile = try section.string("cert_file")
+        cloud.keyFile = try section.string("key_file")
+        cloud.clientID = try section.string("client_id") ?? cloud.clientID
+        cloud.allowSensitive = try section.bool("allow_sensitive") ?? false
+        if let rate = try section.number("max_updates_per_second") {
+            guard rate > 0, rate <= 100 else {
+                throw section.fail(
+                    "max_updates_per_second",
+                    "must be above 0 and at most 100 (AWS IoT Core's publishes per second per connection) (got \(rate))"
+                )
+            }
+            cloud.maxUpdatesPerSecond = rate
+        }
+        for (key, path) in [("prefer_desired", \ShadowSync.Preference.desired), ("prefer_reported", \.reported)]
+            as [(String, WritableKeyPath<ShadowSync.Preference, ShadowSync.Side>)]
+        {
+            guard let text = try section.string(key) else { continue }
+            guard let side = ShadowSync.Side(rawValue: text) else {
+                throw section.fail(key, "must be 'hub' or 'cloud' (got '\(text)')")
+            }
+            cloud.prefer[keyPath: path] = side
+        }
+        guard cloud.enabled else { return }
+        if cloud.clientID.isEmpty || cloud.clientID.utf8.count > 128 {
+            throw section.fail("client_id", "must be 1–128 bytes (AWS IoT Core's limit)")
+        }
+        for key in ["ca_file", "cert_file", "key_file"] where try section.string(key) == nil {
+            throw section.fail(
+                key,
+                "is required with an endpoint: AWS IoT Core takes mutual TLS (the Amazon root CA, the hub's certificate and key)"
+            )
+        }
+        for (index, entry) in try (section.objects("sync") ?? []).enumerated() {
+            try entry.onlyKeys(["thing", "cloud_thing", "shadows", "direction"])
+            let thing = try entry.requiredString("thing")
+            let cloudThing = try entry.string("cloud_thing") ?? thing
+            for (key, name) in [("thing", thing), ("cloud_thing", cloudThing)] {
+                do {
+                    try ShadowNameRules.validateThingName(name)
+                } catch {
+                    throw entry.fail(key, "is not a valid thing name: \(error.message)")
+                }
+            }
+            let shadows = try entry.strings("shadows")
+            for shadow in shadows ?? [] where !shadow.isEmpty {
+                do {
+                    try ShadowNameRules.validateShadowName(shadow)
+                } catch {
+                    throw entry.fail("shadows", "names an invalid shadow '\(shadow)': \(error.message)")
+                }
+            }
+            let directionText = try entry.string("direction") ?? "both"
+            guard let direction = ShadowSync.Direction(rawValue: directionText) else {
+                throw entry.fail(
+                    "direction",
+                    "must be \(ShadowSync.Direction.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(directionText)')"
+                )
+            }
+            if cloud.sync.contains(where: { $0.thing == thing }) {
+                throw entry.fail("thing", "'\(thing)' is synced twice (cloud.sync[\(index)]); one entry per thing")
+            }
+            if cloud.sync.contains(where: { $0.cloudThing == cloudThing }) {
+                throw entry.fail("cloud_thing", "'\(cloudThing)' is the cloud thing of two entries")
+            }
+            cloud.sync.append(.init(thing: thing, cloudThing: cloudThing, shadows: shadows, direction: direction))
+        }
+        if cloud.sync.count > Cloud.maxCloudThings {
+            throw section.fail(
+                "sync",
+                "syncs \(cloud.sync.count) things; AWS IoT Core allows \(Cloud.maxCloudThings) subscriptions per connection and the hub uses one per cloud thing"
+            )
+        }
     }
 }

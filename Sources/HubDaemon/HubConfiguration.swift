@@ -69,6 +69,38 @@ public struct HubConfiguration: Sendable, Equatable {
         public var application = "homeassistant"
     }
 
+    /// Sync with AWS IoT Core (docs/cloud.md): chosen shadows kept equal in the cloud over one
+    /// outbound mTLS connection. Off while `endpoint` is empty.
+    public struct Cloud: Sendable, Equatable {
+        public struct Sync: Sendable, Equatable {
+            public var thing: String
+            /// The thing's name in AWS IoT Core.
+            public var cloudThing: String
+            /// Named shadows ("" is the classic one); nil: all of the thing's.
+            public var shadows: [String]?
+            public var direction: ShadowSync.Direction
+        }
+
+        public var endpoint = ""
+        public var port = 8883
+        public var caFile: String?
+        public var certFile: String?
+        public var keyFile: String?
+        public var clientID = "homehub"
+        /// Whether cloud changes may reach sensitive shadows and commands (the front door).
+        public var allowSensitive = false
+        /// Updates sent to the cloud per second, at most (AWS IoT Core takes 100 publishes a
+        /// second per connection).
+        public var maxUpdatesPerSecond = 100.0
+        /// Who wins a leaf changed on both sides.
+        public var prefer = ShadowSync.Preference()
+        public var sync: [Sync] = []
+
+        public var enabled: Bool { !endpoint.isEmpty }
+        /// AWS IoT Core's subscriptions per connection (one per cloud thing here).
+        public static let maxCloudThings = 50
+    }
+
     public struct Plugins: Sendable, Equatable {
         public var directories = ["/usr/lib/homehub/plugins", "/etc/homehub/plugins.d"]
         public var pingSeconds = 10.0
@@ -107,6 +139,7 @@ public struct HubConfiguration: Sendable, Equatable {
     public var mqtt = MQTT()
     public var http = HTTP()
     public var homeAssistant = HomeAssistant()
+    public var cloud = Cloud()
     public var plugins = Plugins()
     public var shadows = Shadows()
 

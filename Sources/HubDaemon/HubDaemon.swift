@@ -32,7 +32,7 @@ public enum HubDaemon {
         let client: MQTTClient
         let outbound: MQTTClient
         let retainedClient: MQTTClient?
-        /// Home Assistant's discovery: its inbound and outbound connections.
+        /// Home Assistant's discovery: its inbound and outbound connections; cloud sync's one.
         let homeAssistantClients: [MQTTClient]
         let events: EventBus
     }
@@ -147,7 +147,10 @@ public enum HubDaemon {
             applications: try await applications(configuration, store: store, clock: clock, logger: logger))
         let access = AccessGate(
             rules: AccessRules(
-                policy: configuration.policy, anonymousRole: embedded ? configuration.mqtt.anonymousRole : nil),
+                policy: configuration.policy, anonymousRole: embedded ? configuration.mqtt.anonymousRole : nil,
+                cloudRole: configuration.cloud.enabled
+                    ? (configuration.cloud.allowSensitive ? .sensitive : .write) : nil
+            ),
             directory: identities, store: store, clock: clock, logger: logger)
         let homeAssistant = configuration.homeAssistant
         let discovery = HomeAssistantDiscovery(
@@ -302,6 +305,30 @@ public enum HubDaemon {
                 )
             }
         }
+        let cloudState = CloudSyncState(rate: configuration.cloud.maxUpdatesPerSecond)
+        if configuration.cloud.enabled {
+            let cloud = configuration.cloud
+            var options = MQTTClientOptions(
+                endpoint: .tcp(host: cloud.endpoint, port: cloud.port), clientID: cloud.clientID)
+            options.tls = .init(caFile: cloud.caFile ?? "", certFile: cloud.certFile, keyFile: cloud.keyFile)
+            options.maxReconnectDelaySeconds = 60
+            options.keepAliveSeconds = 60
+            let cloudClient: MQTTClient
+            do {
+                cloudClient = try MQTTClient(options: options)
+            } catch {
+                throw ConfigurationError(
+                    message:
+                        "[cloud]: cannot use the TLS files (ca_file \(cloud.caFile ?? "-"), cert_file \(cloud.certFile ?? "-"), key_file \(cloud.keyFile ?? "-")): \(error)"
+                )
+            }
+            homeAssistantClients.append(cloudClient)
+            services.append(
+                .init(
+                    service: CloudSyncService(
+                        configuration: cloud, client: cloudClient, shadows: shadows, commands: commands, store: store,
+                        events: events, state: cloudState, logger: logger)))
+        }
         services.append(.init(service: CommandTimerService(commands: commands, updates: commandUpdates)))
         services.append(
             .init(service: ScheduleTimerService(schedules: schedules, manualChanges: manualChanges, clock: clock)))
@@ -322,7 +349,8 @@ public enum HubDaemon {
             metrics: {
                 let text = metrics.emitToString()
                 return text.hasSuffix("\n") ? text : text + "\n"
-            })
+            },
+            cloudStatus: { [cloud = configuration.cloud] in cloudState.statusJSON(configuration: cloud) })
         // Present from the start, so that dashboards see 0 rather than nothing.
         for plugin in discovered.plugins where plugin.executablePath != nil {
             Counter(label: "homehub_plugin_restarts_total", dimensions: [("plugin", plugin.manifest.id)]).increment(

@@ -66,7 +66,9 @@ public struct ShadowFanOut: Sendable {
                     ManualDesiredChange(id: id, attributes: old.attributes.union(new.attributes))
                 }
             }
-            if origin == .mqtt || request.operation == .update {
+            // As AWS: an update or a deletion by any path is announced on MQTT; a get only to
+            // whoever asked on MQTT.
+            if origin == .mqtt || request.operation != .get {
                 await publisher.publish("\(prefix)/\(operation)/accepted", outcome.accepted)
             }
             if let delta = outcome.delta {

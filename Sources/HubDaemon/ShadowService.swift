@@ -33,6 +33,8 @@ public actor ShadowService {
         case command
         /// Home Assistant's command topics (docs/home-assistant.md).
         case homeAssistant
+        /// AWS IoT Core's copy, merged by cloud sync (docs/cloud.md).
+        case cloud
 
         public var via: String {
             switch self {
@@ -42,6 +44,7 @@ public actor ShadowService {
             case .schedule: return "schedule"
             case .command: return "command"
             case .homeAssistant: return "homeassistant"
+            case .cloud: return "cloud"
             }
         }
     }
@@ -243,7 +246,7 @@ public actor ShadowService {
     /// and a plugin's reports are the device telling what is.
     static func auditedOrigins(_ origin: Origin) -> Bool {
         switch origin {
-        case .mqtt, .schedule, .homeAssistant: return true
+        case .mqtt, .schedule, .homeAssistant, .cloud: return true
         case .api, .plugin, .command: return false
         }
     }

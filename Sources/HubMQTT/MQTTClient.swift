@@ -26,6 +26,9 @@ public final class MQTTClient: Sendable {
     private struct State {
         var connected = false
         var closed = false
+        /// libmosquitto's network thread runs (started by a connect that then failed, e.g. a
+        /// broker that closed the connection before its CONNACK: a stale broker being stopped).
+        var loopRunning = false
         /// Filter → QoS and MQTT 5 subscription options (renewed at each connection).
         var subscriptions: [String: (qos: Int32, options: Int32)] = [:]
         var pendingConnect: CheckedContinuation<Void, any Error>?
@@ -108,6 +111,12 @@ public final class MQTTClient: Sendable {
             state.withLock { $0.pendingConnect = continuation }
             // mosquitto_connect blocks on DNS and the TCP handshake: keep it off the cooperative pool.
             DispatchQueue.global().async { [self] in
+                // A previous attempt's network thread is stopped first: a second one cannot start.
+                if state.withLock({ $0.loopRunning }) {
+                    mosquitto_disconnect(handle)
+                    mosquitto_loop_stop(handle, false)
+                    state.withLock { $0.loopRunning = false }
+                }
                 let status: Int32
                 switch endpoint.kind {
                 case .tcp(let host, let port): status = mosquitto_connect(handle, host, Int32(port), keepAlive)
@@ -125,6 +134,7 @@ public final class MQTTClient: Sendable {
                     return
                 }
                 let loop = mosquitto_loop_start(handle)
+                if loop == MOSQ_ERR_SUCCESS.rawValue { state.withLock { $0.loopRunning = true } }
                 if loop != MOSQ_ERR_SUCCESS.rawValue {
                     failConnect(MQTTError(code: .init(rawValue: loop), message: "cannot start the MQTT network loop"))
                 }

@@ -112,6 +112,22 @@ enum Migrations {
             ALTER TABLE things ADD COLUMN gone_at INTEGER;
             """
         ),
+        (
+            "2026-12-05-cloud-sync",
+            """
+            -- Per synced shadow, what the hub and AWS IoT Core last agreed on (docs/cloud.md).
+            CREATE TABLE cloud_sync (
+                thing TEXT NOT NULL,
+                shadow TEXT NOT NULL,           -- '' for the classic shadow
+                cloud_thing TEXT NOT NULL,
+                base TEXT NOT NULL,             -- {"desired": {...}, "reported": {...}} as last synced
+                local_version INTEGER NOT NULL, -- the hub's shadow version then
+                cloud_version INTEGER NOT NULL, -- AWS's version then (0: no cloud shadow)
+                synced_at INTEGER NOT NULL,
+                PRIMARY KEY (thing, shadow)
+            ) WITHOUT ROWID;
+            """
+        ),
     ]
 
     static func apply(to database: SQLiteDatabase, at now: Int64) throws(SQLiteError) {

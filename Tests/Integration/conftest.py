@@ -32,8 +32,10 @@ def hubctl(hub, *arguments, user=None, binary=HUBCTL):
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
-def wait_for(predicate, timeout=15.0, what="condition"):
-    """Polls `predicate` until it returns a truthy value or the deadline passes."""
+def wait_for(predicate, timeout=15.0, what="condition", interval=0.02):
+    """Polls `predicate` every `interval` seconds until it returns a truthy value or the deadline
+    passes. A predicate that reads a shadow counts against the hub's per-thing request rate (20/s):
+    such loops poll at 0.1 s, so that the test does not starve what it waits for."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -41,7 +43,7 @@ def wait_for(predicate, timeout=15.0, what="condition"):
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(interval)
 
 
 def free_port():

@@ -16,11 +16,18 @@ public struct AccessRules: Sendable {
     public var anonymousRole: Permission?
     /// The role of a request nobody vouched for (an external broker names no sender).
     public var unidentifiedRole: Permission?
+    /// The role of changes and commands from AWS IoT Core (cloud sync): write, or sensitive
+    /// with `[cloud] allow_sensitive`; nil without cloud sync.
+    public var cloudRole: Permission?
 
-    public init(policy: AccessPolicy, anonymousRole: Permission? = nil, unidentifiedRole: Permission? = .write) {
+    public init(
+        policy: AccessPolicy, anonymousRole: Permission? = nil, unidentifiedRole: Permission? = .write,
+        cloudRole: Permission? = nil
+    ) {
         self.policy = policy
         self.anonymousRole = anonymousRole.map { min($0, .write) }
         self.unidentifiedRole = unidentifiedRole.map { min($0, .write) }
+        self.cloudRole = cloudRole
     }
 
     /// The most `identity` may do on `thing` (any thing when nil); nil: nothing at all.
@@ -33,6 +40,7 @@ public struct AccessRules: Sendable {
         case .schedule(_, let creator): return role(of: creator, on: thing, directory: directory)
         case .anonymous: return anonymousRole
         case .unidentified: return unidentifiedRole
+        case .cloud: return cloudRole
         }
     }
 
@@ -68,6 +76,10 @@ public struct AccessRules: Sendable {
         case .unidentified:
             return
                 "nothing vouches for who sent it (an external broker names no sender); use the control socket, or the embedded broker, which names every sender"
+        case .cloud:
+            return cloudRole == nil
+                ? "cloud sync is off"
+                : "cloud changes have role '\(cloudRole!.rawValue)'; set [cloud] allow_sensitive = true in hub.toml to let them reach sensitive shadows and commands"
         }
     }
 }

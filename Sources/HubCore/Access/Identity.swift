@@ -21,6 +21,9 @@ public enum Identity: Sendable, Equatable, CustomStringConvertible {
     case anonymous
     /// A request whose sender nobody vouched for (an external broker, a last will): the reason.
     case unidentified(String)
+    /// AWS IoT Core, through the hub's cloud sync (docs/cloud.md): role write, or sensitive with
+    /// `[cloud] allow_sensitive`.
+    case cloud
 
     /// The kind, as the audit log's `identity` column starts: `user`, `application`, ….
     public var kind: String {
@@ -33,6 +36,7 @@ public enum Identity: Sendable, Equatable, CustomStringConvertible {
         case .schedule: return "schedule"
         case .anonymous: return "anonymous"
         case .unidentified: return "unidentified"
+        case .cloud: return "cloud"
         }
     }
 
@@ -47,6 +51,7 @@ public enum Identity: Sendable, Equatable, CustomStringConvertible {
         case .schedule(let id, let creator): return "schedule:\(id) (by \(creator))"
         case .anonymous: return "anonymous"
         case .unidentified(let reason): return "unidentified (\(reason))"
+        case .cloud: return "cloud"
         }
     }
 
@@ -61,6 +66,7 @@ public enum Identity: Sendable, Equatable, CustomStringConvertible {
         case .schedule(let id, let creator): return "schedule '\(id)' (acting for \(creator.phrase))"
         case .anonymous: return "an anonymous MQTT client"
         case .unidentified(let reason): return "an unidentified MQTT client (\(reason))"
+        case .cloud: return "AWS IoT Core (the hub's cloud sync)"
         }
     }
 
@@ -78,6 +84,7 @@ public enum Identity: Sendable, Equatable, CustomStringConvertible {
         case .hub: return ["kind": "hub"]
         case .anonymous: return ["kind": "anonymous"]
         case .unidentified(let reason): return ["kind": "unidentified", "name": .string(reason)]
+        case .cloud: return ["kind": "cloud"]
         }
     }
 
@@ -103,6 +110,7 @@ public enum Identity: Sendable, Equatable, CustomStringConvertible {
         case "hub": self = .hub
         case "anonymous": self = .anonymous
         case "unidentified": self = .unidentified(name ?? "")
+        case "cloud": self = .cloud
         default: return nil
         }
     }
