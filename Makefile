@@ -36,8 +36,9 @@ run: deps
 	@scripts/stage-plugins.sh run/plugins debug
 	.build/debug/homehubd --config config/demo.toml
 
-## Benchmarks (release build); not part of `make test`. Parts: store, schedules, mqtt, scale, and
-## the AWS data-plane API over HTTPS beside the Unix socket (scripts/bench-https.py).
+## Benchmarks (release build); not part of `make test`. Parts: store, schedules, mqtt, scale, the
+## AWS data-plane API over HTTPS beside the Unix socket (scripts/bench-https.py), and the cloud
+## round trip beside the local one (scripts/bench-cloud.py).
 bench: deps
 	$(SWIFT) build -c release --product homehub-bench
 	$(SWIFT) build -c release --product homehubd
@@ -47,6 +48,10 @@ bench: deps
 	.build/release/homehub-bench
 	@scripts/python-env.sh
 	.build/venv/bin/python scripts/bench-https.py .build/release/homehubd .build/release/hubctl
+	$(SWIFT) build -c release --product homehub-plugin-doorlock
+	$(SWIFT) build -c release --product homehub-plugin-zigbee2mqtt
+	@scripts/stage-plugins.sh .build/bench-plugins release
+	.build/venv/bin/python scripts/bench-cloud.py .build/release/homehubd .build/release/hubctl .build/bench-plugins
 
 ## The fault suite (also part of `make test`): SIGKILL of the store writer and of homehubd,
 ## the broker killed, plugins that crash, hang, flood or write garbage, a full disk.

@@ -7,8 +7,9 @@ reported on the hub), in one run (p50 and p99).
 The cloud is a second release homehubd standing in for AWS IoT Core (its mutual-TLS listener;
 the house logs in with a certificate it issued), as in Tests/Integration/test_cloud.py. Each
 round trip is timed from the REST request to the MQTT `update/documents` message whose reported
-target is the value asked for; the simulated heater applies a target at its next tick (0.02 s
-here), so both figures include that tick.
+target is the value asked for. The simulated heater reports a new target as soon as it gets it,
+and its room once a second: a device that reports more often than 5 times a second spends the
+cloud thing's update budget (docs/cloud.md), and the remote figure then includes that wait.
 
 Usage: bench-cloud.py HOMEHUBD HUBCTL PLUGINS_DIR [--quick]
 """
@@ -24,6 +25,8 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
+
+DEBUG = None
 
 
 def free_port():
@@ -43,12 +46,15 @@ class UnixConnection(http.client.HTTPConnection):
 
 
 def request(socket_path, method, path, body=None):
-    connection = UnixConnection(socket_path)
-    connection.request(method, path, body=json.dumps(body) if body is not None else None)
-    response = connection.getresponse()
-    data = response.read()
-    connection.close()
-    return response.status, json.loads(data) if data else None
+    while True:
+        connection = UnixConnection(socket_path)
+        connection.request(method, path, body=json.dumps(body) if body is not None else None)
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        if response.status != 429:
+            return response.status, json.loads(data) if data else None
+        time.sleep(0.1)  # the thing's request rate (20/s): ask again, without spending it all
 
 
 def wait(predicate, seconds, what):
@@ -101,7 +107,9 @@ class Watcher:
         started = time.perf_counter()
         change()
         if not self.event.wait(20):
-            sys.exit("bench-cloud: a round trip did not complete within 20 s")
+            if DEBUG:
+                DEBUG()
+            sys.exit(f"bench-cloud: a round trip to {self.wanted} did not complete within 20 s")
         return self.arrived - started
 
 
@@ -145,14 +153,29 @@ def main():
             f'cert_file = "{certs}/homehub.crt"\nkey_file = "{certs}/homehub.key"\n'
             '[[cloud.sync]]\nthing = "livingroom"\ncloud_thing = "home1-livingroom"\nshadows = ["climate"]\n'
             '[[things]]\nname = "livingroom"\ntype = "heater"\n'
-            'config = { initialTemperature = 18.0, degreesPerMinute = 600.0, tickSeconds = 0.02 }\n'))
+            'config = { initialTemperature = 18.0, degreesPerMinute = 600.0, tickSeconds = 1.0 }\n'))
         processes.append(process)
         house_password = app(house_socket, "bench")
         wait(lambda: request(house_socket, "GET", "/v1/cloud")[1]["connected"], 30, "the house connected")
         documents = "$aws/things/{}/shadow/name/climate/update/documents"
         remote = Watcher(cloud_port, "bench", cloud_password, documents.format("home1-livingroom"))
         local = Watcher(house_port, "bench", house_password, documents.format("livingroom"))
-        results = {"local": [], "remote": []}
+        results = {"local": [], "remote": [], "remote-busy": []}
+
+        def debug():
+            print("house", request(house_socket, "GET", "/things/livingroom/shadow?name=climate")[1]["state"])
+            print("cloud", request(cloud_socket, "GET", "/things/home1-livingroom/shadow?name=climate")[1]["state"])
+            print("status", json.dumps(request(house_socket, "GET", "/v1/cloud")[1])[:1200])
+            rows = request(house_socket, "GET", "/v1/audit?thing=livingroom&limit=12")[1]["entries"]
+            for row in rows:
+                print(row["identity"], row["path"], row["action"], row["result"], (row.get("detail") or "")[:120])
+        global DEBUG
+        DEBUG = debug if "--debug" in sys.argv else None
+        def remote_trip(value):
+            remote.wanted = value
+            return remote.round_trip(lambda: request(
+                cloud_socket, "POST", "/things/home1-livingroom/shadow?name=climate",
+                {"state": {"desired": {"targetTemperature": value}}}))
         for index in range(count * 2):
             value = 10 + (index % 40) * 0.5
             if index % 2 == 0:
@@ -161,16 +184,19 @@ def main():
                     house_socket, "POST", "/things/livingroom/shadow?name=climate",
                     {"state": {"desired": {"targetTemperature": value}}})))
             else:
-                remote.wanted = value
-                results["remote"].append(remote.round_trip(lambda: request(
-                    cloud_socket, "POST", "/things/home1-livingroom/shadow?name=climate",
-                    {"state": {"desired": {"targetTemperature": value}}})))
-        print(f"\ncloud round trip: desired → the heater plugin → reported, {count} each, interleaved")
-        print(f"{'path':<44}{'p50 ms':>10}{'p99 ms':>10}")
+                # Paced: a person's changes, well inside the cloud thing's update budget.
+                time.sleep(0.5)
+                results["remote"].append(remote_trip(value))
+        # Back to back: changes faster than the budget (5 updates a second per cloud thing).
+        for index in range(count):
+            results["remote-busy"].append(remote_trip(25 + (index % 10) * 0.5))
+        print(f"\ncloud round trip: desired → the heater plugin → reported, {count} each")
+        print(f"{'path':<56}{'p50 ms':>10}{'p99 ms':>10}")
         for name, label in (("local", "local (hub REST → plugin → hub documents)"),
-                            ("remote", "remote (cloud → hub → plugin → cloud)")):
+                            ("remote", "remote, paced (cloud → hub → plugin → cloud)"),
+                            ("remote-busy", "remote, back to back (over the 5/s thing budget)")):
             values = results[name]
-            print(f"{label:<44}{statistics.median(values) * 1000:>10.1f}{percentile(values, 0.99) * 1000:>10.1f}")
+            print(f"{label:<56}{statistics.median(values) * 1000:>10.1f}{percentile(values, 0.99) * 1000:>10.1f}")
         remote.client.loop_stop()
         local.client.loop_stop()
     finally:

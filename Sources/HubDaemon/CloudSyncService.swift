@@ -162,8 +162,20 @@ struct CloudSyncService: Service {
                 state.failed("AWS IoT Core refused the get of \(topic.text): \(body.compactText)")
             }
         case ("update", "accepted"?):
-            if let token, let version = body["version"]?.integerValue {
-                work.put(id, Work(accepted: (token, version)), merge: Work.merge)
+            guard let version = body["version"]?.integerValue else { return }
+            if let token { work.put(id, Work(accepted: (token, version)), merge: Work.merge) }
+            // Someone else's update (a service that sends no `documents`): applied to the copy
+            // when it follows it directly, otherwise the whole document is asked for.
+            if token == nil || !(token!.hasPrefix("homehub-")) {
+                switch state.applyCloudUpdate(id, body["state"], version: version) {
+                case .applied: work.put(id, Work(sync: true), merge: Work.merge)
+                case .gap: Task { await requestCloudDocument(id) }
+                case .known: break
+                }
+            }
+        case ("update", "delta"?):
+            if let version = body["version"]?.integerValue, state.isNewer(id, version: version) {
+                Task { await requestCloudDocument(id) }
             }
         case ("update", "rejected"?):
             if let token {
@@ -218,19 +230,33 @@ struct CloudSyncService: Service {
                 if rejected.code == 409 {
                     // Someone changed the cloud's copy first: read it again and merge again.
                     await requestCloudDocument(id)
+                } else if rejected.code == 429 || rejected.code >= 500 {
+                    // AWS's limits (20 requests a second per thing) or a passing failure: again in a second.
+                    state.failed(
+                        "AWS IoT Core is busy (\(rejected.code) \(rejected.message)); trying again", shadow: id)
+                    retry(id, work)
                 } else {
                     state.failed(
                         "AWS IoT Core rejected the update of \(id.thingName)/\(id.shadowName ?? "(classic)"): \(rejected.code) \(rejected.message)",
                         shadow: id)
                 }
             }
-            if item.sync || state.takePendingAfterFlight(id), await sync(id) == .later {
+            if item.sync || state.takePendingAfterFlight(id) {
+                switch await sync(id) {
+                case .done: break
                 // The hub was busy (429, 503): the same merge again in a second, not an undo.
-                Task {
-                    try? await Task.sleep(for: .seconds(1))
-                    work.put(id, Work(sync: true), merge: Work.merge)
+                case .later: retry(id, work)
+                case .after(let seconds): retry(id, work, after: seconds)
                 }
             }
+        }
+    }
+
+    /// The shadow's merge again in a second (the queue merges it into the shadow's one entry).
+    func retry(_ id: ShadowID, _ work: LatestValues<ShadowID, Work>, after seconds: Double = 1) {
+        Task {
+            try? await Task.sleep(for: .milliseconds(Int(seconds * 1000) + 1))
+            work.put(id, Work(sync: true), merge: Work.merge)
         }
     }
 
@@ -255,7 +281,13 @@ struct CloudSyncService: Service {
         }
     }
 
-    enum Done { case done, later }
+    enum Done: Equatable {
+        case done
+        /// The hub was busy: again in a second.
+        case later
+        /// Over the cloud thing's update budget: again after these seconds.
+        case after(Double)
+    }
 
     /// One merge of a shadow: the hub's state, the cloud's, and what they last agreed on.
     @discardableResult
@@ -320,6 +352,11 @@ struct CloudSyncService: Service {
                 await record(id, base: outcome.merged, localVersion: localVersion, cloudVersion: cloud.version)
             }
             return .done
+        }
+        if let wait = state.thingBudget(entry.cloudThing, now: shadows.clock.monotonicNanoseconds()) {
+            // Over the cloud thing's budget: the same merge when it has room (changes meanwhile
+            // join the one pending entry).
+            return .after(wait)
         }
         var body: JSONObject = ["state": .object(toCloud), "clientToken": .string(state.nextToken())]
         if cloud.version > 0 { body["version"] = .integer(cloud.version) }

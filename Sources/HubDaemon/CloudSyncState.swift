@@ -83,7 +83,14 @@ final class CloudSyncState: Sendable {
         var refilledAt: UInt64 = 0
         /// Command requests already taken (accepted or refused), newest last; bounded.
         var handledCommands: [String] = []
+        /// Per cloud thing: updates it may still take now, and when that was last refilled.
+        var thingBudgets: [String: (tokens: Double, at: UInt64)] = [:]
     }
+
+    /// Updates per second the hub sends one cloud thing, sustained (bursts of as many): AWS IoT
+    /// Core takes 20 shadow requests a second per thing, and the household's own applications
+    /// need room too. Changes meanwhile are merged into the one pending update.
+    static let updatesPerSecondPerThing = 5.0
 
     static let getToken = "homehub-sync-get"
     /// Command-only shadows a cloud thing may bring (a cloud that creates shadows without end
@@ -232,6 +239,32 @@ final class CloudSyncState: Sendable {
         }
     }
 
+    enum CloudUpdate { case applied, gap, known }
+
+    /// Another client's accepted update (its `state` section and the new version) on the copy.
+    func applyCloudUpdate(_ id: ShadowID, _ section: JSONValue?, version: Int64) -> CloudUpdate {
+        inner.withLock { state in
+            guard let known = state.shadows[id]?.cloud else { return .gap }
+            if known.version >= version { return .known }
+            guard known.version == version - 1 else { return .gap }
+            var copy = known
+            copy.state.desired = ShadowSync.applyPatch(copy.state.desired, section?["desired"]?.objectValue ?? [:])
+            copy.state.reported = ShadowSync.applyPatch(copy.state.reported, section?["reported"]?.objectValue ?? [:])
+            if section?["desired"] == .null { copy.state.desired = [:] }
+            if section?["reported"] == .null { copy.state.reported = [:] }
+            copy.version = version
+            state.shadows[id]?.cloud = copy
+            return .applied
+        }
+    }
+
+    func isNewer(_ id: ShadowID, version: Int64) -> Bool {
+        inner.withLock { state in
+            guard let known = state.shadows[id]?.cloud else { return false }
+            return version > known.version
+        }
+    }
+
     func markPendingIfInFlight(_ id: ShadowID) -> Bool {
         inner.withLock { state in
             guard state.shadows[id]?.flight != nil else { return false }
@@ -263,13 +296,18 @@ final class CloudSyncState: Sendable {
 
     func clearInFlight(_ id: ShadowID, token: String) -> Bool { takeInFlight(id, token: token) != nil }
 
+    /// An agreement recorded. When AWS accepted our update at a version newer than the cloud copy
+    /// known here, the cloud now holds exactly the agreed state at that version (the update carried
+    /// the version it was merged against): the copy is that, so a later merge never mistakes a
+    /// not-yet-seen `documents` message for a change in the cloud.
     func agreed(_ id: ShadowID, _ record: CloudSyncRecord) {
         inner.withLock { state in
             state.shadows[id]?.record = record
             state.shadows[id]?.lastError = nil
-            if var cloud = state.shadows[id]?.cloud, cloud.version < record.cloudVersion {
-                cloud.version = record.cloudVersion
-                state.shadows[id]?.cloud = cloud
+            if let cloud = state.shadows[id]?.cloud, cloud.version < record.cloudVersion {
+                state.shadows[id]?.cloud = Cloud(
+                    state: ShadowSync.State(record.base), version: record.cloudVersion, commandStamp: cloud.commandStamp
+                )
             }
         }
     }
@@ -289,6 +327,22 @@ final class CloudSyncState: Sendable {
         inner.withLock {
             $0.nextToken += 1
             return "homehub-sync-\($0.nextToken)"
+        }
+    }
+
+    /// nil: the cloud thing may take an update now (a token is taken); otherwise seconds to wait.
+    func thingBudget(_ cloudThing: String, now: UInt64) -> Double? {
+        inner.withLock { state in
+            let rate = Self.updatesPerSecondPerThing
+            var budget = state.thingBudgets[cloudThing] ?? (rate, now)
+            budget.tokens = min(rate, budget.tokens + Double(now &- budget.at) / 1e9 * rate)
+            budget.at = now
+            defer { state.thingBudgets[cloudThing] = budget }
+            if budget.tokens >= 1 {
+                budget.tokens -= 1
+                return nil
+            }
+            return (1 - budget.tokens) / rate
         }
     }
 

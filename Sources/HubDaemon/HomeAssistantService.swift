@@ -55,8 +55,8 @@ struct HomeAssistantService: Service {
 
     func run() async throws {
         let work = LatestValues<String, Work>()
-        try await connectUntilUp(outbound)
-        try await connectUntilUp(inbound)
+        try await outbound.connectUntilUp(logger: logger)
+        try await inbound.connectUntilUp(logger: logger)
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { await publishLoop(work) }
@@ -113,20 +113,12 @@ struct HomeAssistantService: Service {
         }
     }
 
-    /// Who sent a message (the embedded broker's stamp; see MQTTShadowService.sender(of:)).
-    func sender(of message: MQTTMessage) -> Identity {
-        guard let stamp = message.userProperty(Identity.brokerStampProperty) else {
-            return .unidentified(stampExpected ? "a message the broker did not stamp" : "an external broker")
-        }
-        return Identity(brokerStamp: stamp) ?? .unidentified("an unreadable stamp '\(stamp)'")
-    }
-
     /// A command from Home Assistant: a desired change or a ledger command, decided and audited
     /// as on every path; whatever the outcome, the thing's states are published again, so that
     /// Home Assistant shows what is (a refused unlock: still locked).
     func command(_ message: MQTTMessage, work: LatestValues<String, Work>) async {
         guard let (thing, objectID, field) = discovery.command(topic: message.topic) else { return }
-        let identity = sender(of: message)
+        let identity = message.sender(stampExpected: stampExpected)
         let access = shadows.access
         defer { work.put(thing, .refresh(force: true), merge: Work.merge) }
         guard let type = shadows.registry.deviceType(of: thing),
@@ -306,20 +298,6 @@ struct HomeAssistantService: Service {
         } catch {
             logger.warning("Home Assistant: cannot publish", metadata: ["mqtt.topic": "\(topic)", "error": "\(error)"])
             return false
-        }
-    }
-
-    func connectUntilUp(_ client: MQTTClient) async throws {
-        var delay = 0.05
-        while true {
-            do {
-                try await client.connect()
-                return
-            } catch {
-                if Task.isCancelled || Task.isShuttingDownGracefully { throw error }
-                try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
-                delay = min(delay * 2, 2)
-            }
         }
     }
 }

@@ -113,15 +113,8 @@ struct MQTTShadowService: Service {
         }
     }
 
-    /// Who sent a message: the embedded broker's plugin stamps every client's message with the
-    /// identity it authenticated; a message without the stamp (an external broker, a last will)
-    /// is unidentified, and the access rules treat it so (docs/security.md).
-    func sender(of message: MQTTMessage) -> Identity {
-        guard let stamp = message.userProperty(Identity.brokerStampProperty) else {
-            return .unidentified(stampExpected ? "a message the broker did not stamp" : "an external broker")
-        }
-        return Identity(brokerStamp: stamp) ?? .unidentified("an unreadable stamp '\(stamp)'")
-    }
+    /// Who sent a message (``MQTTMessage/sender(stampExpected:)``).
+    func sender(of message: MQTTMessage) -> Identity { message.sender(stampExpected: stampExpected) }
 
     /// Where homehub's broker plugin reports each PUBLISH it refused.
     static let deniedTopic = "$homehub/broker/denied"
@@ -164,12 +157,28 @@ struct MQTTShadowService: Service {
         }
     }
 
+    func connectUntilUp(_ client: MQTTClient) async throws { try await client.connectUntilUp(logger: logger) }
+}
+
+extension MQTTMessage {
+    /// Who sent a message: the embedded broker's plugin stamps every client's message with the
+    /// identity it authenticated; a message without the stamp (an external broker, a last will)
+    /// is unidentified, and the access rules treat it so (docs/security.md).
+    func sender(stampExpected: Bool) -> Identity {
+        guard let stamp = userProperty(Identity.brokerStampProperty) else {
+            return .unidentified(stampExpected ? "a message the broker did not stamp" : "an external broker")
+        }
+        return Identity(brokerStamp: stamp) ?? .unidentified("an unreadable stamp '\(stamp)'")
+    }
+}
+
+extension MQTTClient {
     /// The first connection: retried with backoff while the (embedded) broker starts.
-    func connectUntilUp(_ client: MQTTClient) async throws {
+    func connectUntilUp(logger: Logger) async throws {
         var delay = 0.05
         while true {
             do {
-                try await client.connect()
+                try await connect()
                 return
             } catch {
                 if Task.isCancelled || Task.isShuttingDownGracefully { throw error }

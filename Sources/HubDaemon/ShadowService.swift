@@ -36,6 +36,14 @@ public actor ShadowService {
         /// AWS IoT Core's copy, merged by cloud sync (docs/cloud.md).
         case cloud
 
+        /// A request from outside the hub, held to the per-thing request rate.
+        public var isExternal: Bool {
+            switch self {
+            case .mqtt, .api, .homeAssistant: return true
+            case .plugin, .schedule, .command, .cloud: return false
+            }
+        }
+
         public var via: String {
             switch self {
             case .mqtt: return "mqtt"
@@ -169,7 +177,13 @@ public actor ShadowService {
                         clientToken:
                             ShadowUpdateRequest.bestEffortClientToken(request.payload, limits: engine.limits))))
         }
-        guard limiter.allow(id.thingName, at: clock.monotonicNanoseconds()) else { return refused(.tooManyRequests) }
+        // AWS's per-thing request rate holds for requests from outside (MQTT, the APIs, Home
+        // Assistant). The hub's own writers are not refused by it: a plugin's report is the
+        // device's truth (plugins have their own flood limit), cloud sync coalesces to one
+        // pending merge per shadow, schedules and the ledger write once per event.
+        if origin.isExternal, !limiter.allow(id.thingName, at: clock.monotonicNanoseconds()) {
+            return refused(.tooManyRequests)
+        }
         guard !requireRegisteredThings || registry.isRegistered(id.thingName) else { return refused(.thingNotFound) }
         guard request.payload.count <= maxPayloadBytes else { return done(.failure(.payloadTooLarge)) }
         let now = clock.epochSeconds()
