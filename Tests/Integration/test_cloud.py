@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 from pathlib import Path
@@ -286,4 +287,59 @@ def test_a_rejected_certificate_is_said_in_words(tmp_path):
         house.stop()
         cloud.hub.stop()
         other.hub.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+
+def test_a_wrong_clock_is_said_in_words(tmp_path):
+    """A hub whose clock is behind sees the cloud's certificate as not yet valid. libfaketime
+    cannot shift a Swift binary's clock (it loses the program's arguments), so the certificate
+    is made to start in 2031 instead: the same check fails the same way."""
+    certs = tmp_path / "pki"
+    certs.mkdir()
+
+    def openssl(*arguments):
+        subprocess.run(["openssl", *arguments], cwd=certs, check=True, capture_output=True)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "3650",
+            "-subj", "/CN=cloud test CA")
+    (certs / "index.txt").write_text("")
+    (certs / "serial").write_text("01\n")
+    (certs / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    (certs / "ca.cnf").write_text(
+        "[ca]\ndefault_ca = cloud\n[cloud]\ndir = .\ndatabase = index.txt\nserial = serial\n"
+        "new_certs_dir = .\ncertificate = ca.crt\nprivate_key = ca.key\ndefault_md = sha256\n"
+        "policy = any\ncopy_extensions = copy\n[any]\ncommonName = supplied\n")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1")
+    openssl("ca", "-config", "ca.cnf", "-batch", "-in", "server.csr", "-out", "server.crt",
+            "-startdate", "20310101000000Z", "-enddate", "20320101000000Z")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "house.key", "-out", "house.csr",
+            "-subj", "/CN=app.homehub")
+    openssl("x509", "-req", "-in", "house.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "house.crt", "-days", "2")
+    base = Path(tempfile.mkdtemp(prefix="homehub-cloud-", dir="/tmp"))
+    cloud_dir = base / "cloud"
+    cloud_dir.mkdir()
+    tls_port = free_port()
+    cloud = Hub(cloud_dir, (
+        f'[hub]\ndata_dir = "{cloud_dir}/data"\nsocket = "{cloud_dir}/hubctl.sock"\n'
+        f'[mqtt]\nmode = "embedded"\nport = {free_port()}\ntls_port = {tls_port}\nanonymous_role = "none"\n'
+        f'ca_file = "{certs}/ca.crt"\ncert_file = "{certs}/server.crt"\nkey_file = "{certs}/server.key"\n'
+        '[plugins]\ndirs = []\n'))
+    house_dir = base / "house"
+    house_dir.mkdir()
+    house = Hub(house_dir, (
+        f'[hub]\ndata_dir = "{house_dir}/data"\nsocket = "{house_dir}/hubctl.sock"\n'
+        f'[mqtt]\nmode = "embedded"\nport = {free_port()}\nanonymous_role = "none"\n[plugins]\ndirs = []\n'
+        f'[cloud]\nendpoint = "localhost"\nport = {tls_port}\nca_file = "{certs}/ca.crt"\n'
+        f'cert_file = "{certs}/house.crt"\nkey_file = "{certs}/house.key"\n'
+        '[[cloud.sync]]\nthing = "livingroom"\nshadows = ["climate"]\n'))
+    try:
+        status = wait_for(lambda: (lambda s: s if s["lastError"] else None)(cloud_status(house)),
+                          timeout=40, what="the connection's error")
+        assert status["connected"] is False
+        assert "clock" in status["lastError"] and "ca_file" in status["lastError"], status["lastError"]
+    finally:
+        house.stop()
+        cloud.stop()
         shutil.rmtree(base, ignore_errors=True)
