@@ -264,7 +264,7 @@ struct CloudSyncService: Service {
     func committed(_ id: ShadowID, token: String, version: Int64) async {
         guard let flight = state.takeInFlight(id, token: token) else { return }
         await record(id, base: flight.merged, localVersion: flight.localVersion, cloudVersion: version)
-        if state.takePendingAfterFlight(id) { await sync(id) }
+        // A change that waited for this flight runs next in the worker (takePendingAfterFlight).
     }
 
     func record(_ id: ShadowID, base: ShadowSync.State, localVersion: Int64, cloudVersion: Int64) async {
