@@ -1,7 +1,7 @@
 # homehub — the two commands a new user needs are `make run` and `make test`.
 SWIFT ?= swift
 
-.PHONY: deps build test test-homeassistant run bench man completions format clean deb package-test faults fuzz
+.PHONY: deps build test test-homeassistant test-browser run bench man completions format clean deb package-test faults fuzz
 
 deps:
 	@scripts/install-deps.sh
@@ -26,6 +26,13 @@ test-homeassistant: build
 	@scripts/python-env.sh
 	@scripts/homeassistant-env.sh
 	.build/venv/bin/pytest -q Tests/HomeAssistant
+
+## The dashboard in a real browser: Debian's Chromium, headless, with Selenium (installed first
+## if missing); screenshots in .build/screenshots (docs/dashboard.md). CI runs it.
+test-browser: build
+	@scripts/python-env.sh
+	@scripts/browser-env.sh
+	.build/venv/bin/pytest -q Tests/Browser
 
 ## Runs the hub with the demo configuration: embedded broker on 127.0.0.1:1884, control
 ## socket ./run/hubctl.sock, database under ./run/data, the bundled plugins staged in

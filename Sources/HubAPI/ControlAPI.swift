@@ -199,6 +199,7 @@ public struct ControlAPI: HTTPResponder {
                     return .text(pem, contentType: "application/x-pem-file")
                 },
                 Endpoint(route: "v1/apps", permission: .read) { _, _ in .json(await backend.applications()) },
+                Endpoint(route: "v1/users", permission: .read) { _, _ in .json(await backend.members()) },
                 Endpoint(route: "v1/apps/*", permission: .read) { _, captured in
                     respond(await backend.application(captured[0]))
                 },
@@ -286,6 +287,15 @@ public struct ControlAPI: HTTPResponder {
                 Endpoint(route: "v1/apps/*/rotate", permission: .sensitive) { _, captured in
                     respond(await backend.rotateApplication(captured[0]))
                 },
+                Endpoint(route: "v1/users", permission: .sensitive) { request, _ in
+                    guard let body = request.json, body.objectValue != nil else {
+                        return .error(400, "the body must be JSON: {\"name\": \"anna\", \"role\": \"write\"}")
+                    }
+                    return respond(await backend.addMember(body), status: 201)
+                },
+                Endpoint(route: "v1/users/*/password", permission: .sensitive) { request, captured in
+                    respond(await backend.setMemberPassword(captured[0], request.json ?? [:]))
+                },
                 Endpoint(route: "v1/commands/*/cancel", permission: .write) { request, captured in
                     respond(await backend.cancelCommand(captured[0], caller: request.peer.map(identify)))
                 },
@@ -321,6 +331,9 @@ public struct ControlAPI: HTTPResponder {
                 },
                 Endpoint(route: "v1/apps/*", permission: .sensitive) { _, captured in
                     respond(await backend.removeApplication(captured[0]))
+                },
+                Endpoint(route: "v1/users/*", permission: .sensitive) { _, captured in
+                    respond(await backend.removeMember(captured[0]))
                 },
             ]
         default:

@@ -30,6 +30,8 @@ public struct HTTPRequest: Sendable {
     /// Who the transport says is asking (HTTPS: the application whose key signed it); nil on the
     /// Unix socket, where the peer's credentials say it.
     public var identity: Identity?
+    /// The client's IP address on a TCP listener (nil on the Unix socket).
+    public var remoteAddress: String?
     /// The way in, as the audit log names it: `api` (the control socket), `https`.
     public var via = "api"
 

@@ -86,6 +86,13 @@ public protocol HubBackend: Sendable {
     func rotateApplication(_ name: String) async -> Result<JSONValue, HubError>
     func removeApplication(_ name: String) async -> Result<JSONValue, HubError>
 
+    /// Household members (docs/dashboard.md): `{name, role, password?}`; a password is generated
+    /// (and returned once) when none is given. Changing or removing one ends their sessions.
+    func members() async -> JSONValue
+    func addMember(_ request: JSONValue) async -> Result<JSONValue, HubError>
+    func setMemberPassword(_ name: String, _ request: JSONValue) async -> Result<JSONValue, HubError>
+    func removeMember(_ name: String) async -> Result<JSONValue, HubError>
+
     func audit(limit: Int, target: String?) async -> Result<JSONValue, HubError>
     func recordAudit(_ record: AuditRecord) async
 

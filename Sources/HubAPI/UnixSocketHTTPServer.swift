@@ -159,6 +159,7 @@ public struct UnixSocketHTTPServer: Sendable {
                                 method: requestHead.method.rawValue, path: path, query: query,
                                 headers: requestHead.headers.map { ($0.name, $0.value) }, body: body, peer: peer)
                             request.target = requestHead.uri
+                            request.remoteAddress = connection.channel.remoteAddress?.ipAddress
                             response = await responder.respond(to: request)
                         }
                         let keepAlive = try await write(

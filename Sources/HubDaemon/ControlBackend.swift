@@ -31,6 +31,8 @@ struct ControlBackend: HubBackend {
     let brokerAccess: BrokerAccess?
     let logger: Logger
     let metrics: @Sendable () -> String
+    /// The dashboard's sessions (ended when a member's password changes or they are removed).
+    var sessions = MemberSessions()
     /// Cloud sync's status (docs/cloud.md): `GET /v1/cloud`, `hubctl cloud status`.
     var cloudStatus: @Sendable () -> JSONValue = { ["enabled": false, "connected": false, "shadows": []] }
 

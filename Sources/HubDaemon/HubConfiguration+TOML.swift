@@ -51,7 +51,8 @@ extension HubConfiguration {
             homeAssistant.application = try section.string("application") ?? homeAssistant.application
         }
         if let http = try reader.object("http") {
-            try http.onlyKeys(["listen", "tls_cert_file", "tls_key_file"])
+            try http.onlyKeys(["listen", "tls_cert_file", "tls_key_file", "ui_dir"])
+            self.http.uiDirectory = try http.string("ui_dir") ?? self.http.uiDirectory
             let listen = try http.strings("listen") ?? []
             for address in listen where Self.splitAddress(address) == nil {
                 throw http.fail(

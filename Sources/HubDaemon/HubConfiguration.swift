@@ -56,6 +56,8 @@ public struct HubConfiguration: Sendable, Equatable {
         /// PEM files; unset: a certificate from the hub's CA (data_dir/ca/https.crt), renewed by itself.
         public var tlsCertFile: String?
         public var tlsKeyFile: String?
+        /// The dashboard's files (docs/dashboard.md).
+        public var uiDirectory = "/usr/share/homehub/ui"
     }
 
     /// Home Assistant's MQTT discovery (docs/home-assistant.md).

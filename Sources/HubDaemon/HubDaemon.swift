@@ -23,7 +23,8 @@ public enum HubDaemon {
     public struct Assembly: Sendable {
         public let api: ControlAPI
         /// The HTTPS side: AWS's data-plane API, and where it listens.
-        let dataPlane: DataPlaneAPI
+        /// The HTTPS side's responder: the dashboard, and AWS's data-plane API behind it.
+        let dataPlane: Dashboard
         let https: [UnixSocketHTTPServer.Listener]
         let services: [ServiceGroupConfiguration.ServiceConfiguration]
         let status: HubStatus
@@ -144,7 +145,8 @@ public enum HubDaemon {
         let registry = ThingRegistry(things: try await store.things(), deviceTypes: types, owners: owners)
         let embedded = configuration.mqtt.mode == .embedded
         let identities = IdentityTable(
-            applications: try await applications(configuration, store: store, clock: clock, logger: logger))
+            applications: try await applications(configuration, store: store, clock: clock, logger: logger),
+            members: try await store.members())
         let access = AccessGate(
             rules: AccessRules(
                 policy: configuration.policy, anonymousRole: embedded ? configuration.mqtt.anonymousRole : nil,
@@ -306,6 +308,7 @@ public enum HubDaemon {
             }
         }
         let cloudState = CloudSyncState(rate: configuration.cloud.maxUpdatesPerSecond)
+        let sessions = MemberSessions()
         if configuration.cloud.enabled {
             let cloud = configuration.cloud
             var options = MQTTClientOptions(
@@ -350,6 +353,7 @@ public enum HubDaemon {
                 let text = metrics.emitToString()
                 return text.hasSuffix("\n") ? text : text + "\n"
             },
+            sessions: sessions,
             cloudStatus: { [cloud = configuration.cloud] in cloudState.statusJSON(configuration: cloud) })
         // Present from the start, so that dashboards see 0 rather than nothing.
         for plugin in discovered.plugins where plugin.executablePath != nil {
@@ -371,7 +375,10 @@ public enum HubDaemon {
             }
         }
         let authenticator = SigV4Authenticator(identities: identities, clock: clock)
-        let dataPlane = DataPlaneAPI(api: api, authenticate: { authenticator.authenticate($0) })
+        let dataPlane = Dashboard(
+            api: api, dataPlane: DataPlaneAPI(api: api, authenticate: { authenticator.authenticate($0) }),
+            sessions: sessions, identities: identities, access: access, clock: clock,
+            files: Dashboard.files(in: configuration.http.uiDirectory))
         return Assembly(
             api: api, dataPlane: dataPlane, https: https, services: services, status: status, shadows: shadows,
             store: store, client: client,

@@ -12,10 +12,18 @@ import Synchronization
 /// identity outlives its connection). Never held across a suspension.
 public final class IdentityTable: IdentityDirectory {
     private let applications: Mutex<[String: ApplicationRecord]>
+    private let members: Mutex<[String: MemberRecord]>
 
-    public init(applications: [ApplicationRecord]) {
+    public init(applications: [ApplicationRecord], members: [MemberRecord] = []) {
         self.applications = Mutex(Dictionary(uniqueKeysWithValues: applications.map { ($0.name, $0) }))
+        self.members = Mutex(Dictionary(uniqueKeysWithValues: members.map { ($0.name, $0) }))
     }
+
+    public func role(ofMember name: String) -> Permission? { members.withLock { $0[name]?.role } }
+    public func member(_ name: String) -> MemberRecord? { members.withLock { $0[name] } }
+    public func allMembers() -> [MemberRecord] { members.withLock { $0.values.sorted { $0.name < $1.name } } }
+    public func save(_ member: MemberRecord) { members.withLock { $0[member.name] = member } }
+    public func removeMember(_ name: String) { _ = members.withLock { $0.removeValue(forKey: name) } }
 
     public func role(ofApplication name: String) -> Permission? { applications.withLock { $0[name]?.role } }
 

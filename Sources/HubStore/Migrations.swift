@@ -128,6 +128,19 @@ enum Migrations {
             ) WITHOUT ROWID;
             """
         ),
+        (
+            "2026-12-05-members",
+            """
+            -- Household members who sign in to the dashboard (docs/dashboard.md).
+            CREATE TABLE members (
+                name TEXT PRIMARY KEY,
+                role TEXT NOT NULL,            -- read | write | sensitive
+                password_hash TEXT NOT NULL,   -- $scrypt$ln=15,r=8,p=1$SALT$HASH
+                created_at INTEGER NOT NULL,
+                changed_at INTEGER NOT NULL
+            );
+            """
+        ),
     ]
 
     static func apply(to database: SQLiteDatabase, at now: Int64) throws(SQLiteError) {

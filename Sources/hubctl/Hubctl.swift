@@ -42,7 +42,8 @@ struct Hubctl: AsyncParsableCommand {
         subcommands: [
             StatusCommand.self, ThingsCommand.self, ShadowCommand.self, SetCommand.self, WatchCommand.self,
             PluginsCommand.self,
-            AuditCommand.self, AppsCommand.self, CACommand.self, CloudCommand.self, CmdCommand.self, UnlockCommand.self,
+            AuditCommand.self, AppsCommand.self, UsersCommand.self, CACommand.self, CloudCommand.self, CmdCommand.self,
+            UnlockCommand.self,
             LockCommand.self,
             CommandsCommand.self,
             ScheduleCommand.self,

@@ -3,6 +3,8 @@
 public protocol IdentityDirectory: Sendable {
     /// An application's current role; nil when there is no such application (removed).
     func role(ofApplication name: String) -> Permission?
+    /// A household member's current role; nil when there is no such member (removed).
+    func role(ofMember name: String) -> Permission?
     /// A user as the system knows them now (groups looked up again), for identities that
     /// outlive their connection: the creator of a schedule.
     func current(_ caller: Caller) -> Caller
@@ -41,8 +43,14 @@ public struct AccessRules: Sendable {
         case .anonymous: return anonymousRole
         case .unidentified: return unidentifiedRole
         case .cloud: return cloudRole
+        case .member(let name, let confirmed):
+            // Sensitive only with a password given again a moment ago (docs/dashboard.md).
+            return directory.role(ofMember: name).map { confirmed ? $0 : min($0, .write) }
         }
     }
+
+    /// How long a member's password confirmation lets them act on sensitive things.
+    public static let confirmationMinutes = 5
 
     /// Allowed, or denied with a sentence: "`identity` may not `action`: `remedy`".
     public func decide(
@@ -76,6 +84,16 @@ public struct AccessRules: Sendable {
         case .unidentified:
             return
                 "nothing vouches for who sent it (an external broker names no sender); use the control socket, or the embedded broker, which names every sender"
+        case .member(let name, let confirmed):
+            guard let role = directory.role(ofMember: name) else {
+                return "there is no such member any more (hubctl users list)"
+            }
+            if role >= permission, !confirmed {
+                return
+                    "confirm your password first: a sensitive action needs it given within the last \(Self.confirmationMinutes) minutes"
+            }
+            return
+                "their role is '\(role.rawValue)'; needs role '\(permission.rawValue)' (hubctl users add NAME --role \(permission.rawValue))"
         case .cloud:
             return cloudRole == nil
                 ? "cloud sync is off"

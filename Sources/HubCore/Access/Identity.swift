@@ -21,6 +21,10 @@ public enum Identity: Sendable, Equatable, CustomStringConvertible {
     case anonymous
     /// A request whose sender nobody vouched for (an external broker, a last will): the reason.
     case unidentified(String)
+    /// A household member signed in to the dashboard (`hubctl users`), with their role;
+    /// `confirmed`: they gave their password within the last minutes, which a sensitive action
+    /// needs (docs/dashboard.md).
+    case member(String, confirmed: Bool)
     /// AWS IoT Core, through the hub's cloud sync (docs/cloud.md): role write, or sensitive with
     /// `[cloud] allow_sensitive`.
     case cloud
@@ -37,6 +41,7 @@ public enum Identity: Sendable, Equatable, CustomStringConvertible {
         case .anonymous: return "anonymous"
         case .unidentified: return "unidentified"
         case .cloud: return "cloud"
+        case .member: return "member"
         }
     }
 
@@ -52,6 +57,7 @@ public enum Identity: Sendable, Equatable, CustomStringConvertible {
         case .anonymous: return "anonymous"
         case .unidentified(let reason): return "unidentified (\(reason))"
         case .cloud: return "cloud"
+        case .member(let name, _): return "member:\(name)"
         }
     }
 
@@ -67,6 +73,7 @@ public enum Identity: Sendable, Equatable, CustomStringConvertible {
         case .anonymous: return "an anonymous MQTT client"
         case .unidentified(let reason): return "an unidentified MQTT client (\(reason))"
         case .cloud: return "AWS IoT Core (the hub's cloud sync)"
+        case .member(let name, _): return "household member '\(name)'"
         }
     }
 
@@ -85,6 +92,7 @@ public enum Identity: Sendable, Equatable, CustomStringConvertible {
         case .anonymous: return ["kind": "anonymous"]
         case .unidentified(let reason): return ["kind": "unidentified", "name": .string(reason)]
         case .cloud: return ["kind": "cloud"]
+        case .member(let name, _): return ["kind": "member", "name": .string(name)]
         }
     }
 
@@ -111,6 +119,9 @@ public enum Identity: Sendable, Equatable, CustomStringConvertible {
         case "anonymous": self = .anonymous
         case "unidentified": self = .unidentified(name ?? "")
         case "cloud": self = .cloud
+        case "member":
+            guard let name else { return nil }
+            self = .member(name, confirmed: false)
         default: return nil
         }
     }

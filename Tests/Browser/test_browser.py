@@ -1,0 +1,82 @@
+"""The dashboard in a real browser: Debian's Chromium, headless, driven by Selenium through
+chromium-driver (`make test-browser`; docs/dashboard.md). A household member on a 360-pixel
+phone signs in, sees the home, switches the heater to heat and watches the card follow, is
+refused the front door (the hub's sentence on the card), and signs out; a sensitive member
+unlocks and sees SUCCEEDED. Screenshots of each step go to .build/screenshots/ to be looked at.
+"""
+import sys
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Integration"))
+from conftest import ROOT  # noqa: E402
+from test_dashboard import web  # noqa: E402,F401  (the fixture: a hub with the dashboard and two members)
+
+SHOTS = ROOT / ".build/screenshots"
+
+
+@pytest.fixture
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=360,800",
+                     "--ignore-certificate-errors", "--disable-dev-shm-usage"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"),
+                              options=options)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+def wait(driver, condition, what, seconds=20):
+    return WebDriverWait(driver, seconds).until(lambda d: condition(d), message=f"waiting for {what}")
+
+
+def card(driver, thing):
+    return driver.find_element(By.CSS_SELECTOR, f'article[data-thing="{thing}"]')
+
+
+def sign_in(driver, base, name, password):
+    driver.get(base + "/")
+    wait(driver, lambda d: d.find_element(By.ID, "signin").is_displayed(), "the sign-in form")
+    driver.find_element(By.ID, "name").send_keys(name)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "#signin button[type=submit]").click()
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, 'article[data-thing="livingroom"] input, '
+                                                            'article[data-thing="livingroom"] button'), "the cards")
+
+
+def test_a_member_sets_the_heat_is_refused_the_door_and_signs_out(web, browser):
+    sign_in(browser, web.base, "anna", "anna-password-1")
+    wait(browser, lambda d: d.find_element(By.ID, "live").text == "Live", "the live feed")
+    browser.save_screenshot(str(SHOTS / "1-home.png"))
+    heat = card(browser, "livingroom").find_element(By.XPATH, './/div[@data-attribute="mode"]/button[text()="heat"]')
+    heat.click()
+    wait(browser, lambda d: card(d, "livingroom").find_element(
+        By.XPATH, './/div[@data-attribute="mode"]/button[text()="heat"]').get_attribute("aria-pressed") == "true",
+        "the card to show heat")
+    assert web.request("GET", "/things/livingroom/shadow?name=climate")[2]["state"]["desired"]["mode"] == "heat"
+    browser.save_screenshot(str(SHOTS / "2-heat.png"))
+    card(browser, "frontdoor").find_element(By.XPATH, './/button[starts-with(text(), "Unlock")]').click()
+    wait(browser, lambda d: "may not run the sensitive command 'unlock'" in card(d, "frontdoor").find_element(
+        By.CSS_SELECTOR, ".error").text, "the refusal on the card")
+    browser.save_screenshot(str(SHOTS / "3-refused.png"))
+    browser.find_element(By.ID, "signout").click()
+    wait(browser, lambda d: d.find_element(By.ID, "signin").is_displayed(), "signed out")
+    browser.save_screenshot(str(SHOTS / "4-signed-out.png"))
+    assert web.request("GET", "/v1/commands?thing=frontdoor")[2]["commands"] == []
+
+
+def test_a_sensitive_member_unlocks_and_watches_it_happen(web, browser):
+    sign_in(browser, web.base, "bob", "bob-password-1")
+    card(browser, "frontdoor").find_element(By.XPATH, './/button[starts-with(text(), "Unlock")]').click()
+    state = wait(browser, lambda d: card(d, "frontdoor").find_element(By.CSS_SELECTOR, ".command-state")
+                 if card(d, "frontdoor").find_element(By.CSS_SELECTOR, ".command-state").get_attribute("data-final")
+                 else None, "the command's end")
+    assert state.get_attribute("data-final") == "SUCCEEDED", state.text
+    browser.save_screenshot(str(SHOTS / "5-unlocked.png"))
