@@ -39,7 +39,9 @@ async function call(method, path, body) {
 function showSignIn(message) {
   csrf = null;
   if (events) { events.close(); events = null; }
-  $("home").hidden = true;
+  for (const page of document.querySelectorAll(".page")) page.hidden = true;
+  $("nav").hidden = true;
+  $("live").hidden = true;
   $("who").hidden = true;
   $("signin").hidden = false;
   $("signin-error").textContent = message || "";
@@ -51,10 +53,33 @@ async function signedIn(session) {
   $("member").textContent = `${session.name} (${session.role})`;
   $("who").hidden = false;
   $("signin").hidden = true;
-  $("home").hidden = false;
+  $("nav").hidden = false;
+  $("live").hidden = false;
   await loadThings();
   follow();
+  show("home");
 }
+
+// --- Pages ----------------------------------------------------------------------------------
+
+let currentPage = "home";
+
+async function show(page) {
+  currentPage = page;
+  for (const section of document.querySelectorAll(".page")) section.hidden = section.id !== page;
+  for (const button of $("nav").querySelectorAll("button")) {
+    if (button.dataset.page === page) button.setAttribute("aria-current", "page");
+    else button.removeAttribute("aria-current");
+  }
+  if (page === "commands") await loadCommands();
+  if (page === "schedules") await loadSchedules();
+  if (page === "plugins") await loadPlugins();
+}
+
+$("nav").addEventListener("click", (event) => {
+  const page = event.target.closest("button")?.dataset.page;
+  if (page) show(page);
+});
 
 $("signin").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -244,6 +269,9 @@ function follow() {
     }
     if (event.thing && ["shadow.updated", "shadow.deleted", "device.connectivity"].includes(event.type)) scheduleRefresh(event.thing);
     if (event.type === "thing.registered" || event.type === "thing.removed" || event.type === "thing.gone") loadThings();
+    if (event.type === "command.updated" && currentPage === "commands") scheduleReload("commands", loadCommands);
+    if (event.type?.startsWith("schedule") && currentPage === "schedules") scheduleReload("schedules", loadSchedules);
+    if (event.type?.startsWith("plugin.") && currentPage === "plugins") scheduleReload("plugins", loadPlugins);
   };
 }
 
@@ -252,6 +280,188 @@ function scheduleRefresh(thing) {
   // A heater reports every second: at most one refresh per thing in flight, the latest state.
   if (pending.has(thing)) return;
   pending.set(thing, setTimeout(async () => { pending.delete(thing); await refresh(thing); }, 150));
+}
+
+const reloads = new Map();
+function scheduleReload(key, load) {
+  if (reloads.has(key)) return;
+  reloads.set(key, setTimeout(async () => { reloads.delete(key); await load(); }, 200));
+}
+
+// --- Commands: the ledger, live ----------------------------------------------------------
+
+function fillThings(select, keepFirst) {
+  const chosen = select.value;
+  const first = keepFirst ? [select.options[0]] : [];
+  select.replaceChildren(...first, ...[...cards.keys()].sort().map((name) => element("option", { value: name, text: name })));
+  select.value = chosen;
+}
+
+async function loadCommands() {
+  fillThings($("commands-thing"), true);
+  const query = new URLSearchParams({ limit: "100" });
+  if ($("commands-thing").value) query.set("thing", $("commands-thing").value);
+  if ($("commands-state").value) query.set("state", $("commands-state").value);
+  const answer = await call("GET", `/ui/api/v1/commands?${query}`);
+  if (!answer.ok) { $("commands-error").textContent = answer.data?.message || ""; return; }
+  $("commands-error").textContent = "";
+  const body = $("commands-table").tBodies[0];
+  body.replaceChildren(...answer.data.commands.map((command) => {
+    const who = command.requester?.identity || command.requester?.user || (command.requester?.schedule ? `schedule:${command.requester.schedule}` : "");
+    const progress = command.progress !== null && command.progress !== undefined ? ` ${Math.round(command.progress)}%` : "";
+    const cancel = finalStates.has(command.state) ? null : element("button", { type: "button", class: "secondary", text: "Cancel",
+      "aria-label": `Cancel ${command.command} on ${command.thing}`,
+      onclick: async () => {
+        const result = await change("POST", `/ui/api/v1/commands/${command.id}/cancel`, {});
+        if (!result.ok) $("commands-error").textContent = result.data?.message || "refused";
+        await loadCommands();
+      } });
+    return element("tr", { "data-command": command.id },
+      element("td", { text: new Date(command.createdAt).toLocaleString() }),
+      element("td", { text: command.thing }), element("td", { text: command.command }),
+      element("td", { class: "command-state", "data-final": finalStates.has(command.state) ? command.state : null,
+        text: command.state + progress + (command.message ? ` — ${command.message}` : "") }),
+      element("td", { text: who }), element("td", {}, cancel));
+  }));
+}
+$("commands-thing").addEventListener("change", loadCommands);
+$("commands-state").addEventListener("change", loadCommands);
+
+// --- Schedules: the week as a picture ---------------------------------------------------------
+
+function isoDate(date) { return date.toISOString().slice(0, 10); }
+
+async function loadSchedules() {
+  fillThings($("schedule-thing"), false);
+  const answer = await call("GET", "/ui/api/v1/schedules");
+  if (!answer.ok) return;
+  const list = $("schedule-list");
+  list.replaceChildren();
+  for (const schedule of answer.data.schedules) list.append(await scheduleCard(schedule));
+}
+
+async function scheduleCard(schedule) {
+  const box = element("article", { class: "card schedule", "data-schedule": schedule.id, "aria-labelledby": `schedule-${schedule.id}` });
+  box.append(element("h3", { id: `schedule-${schedule.id}`, text: `${schedule.thing}: ${schedule.id}` }),
+    element("p", { class: "meta", text: `${schedule.program || schedule.cron || schedule.at} · ${schedule.state} · ${schedule.zone}` }));
+  const actions = element("div", { class: "row" });
+  const act = (text, method, path) => element("button", { type: "button", class: "secondary", text,
+    "aria-label": `${text} ${schedule.id}`,
+    onclick: async () => {
+      const result = await change(method, path, method === "DELETE" ? undefined : {});
+      if (!result.ok) box.querySelector(".error").textContent = result.data?.message || "refused";
+      else await loadSchedules();
+    } });
+  if (schedule.state === "held") actions.append(act("Resume the program", "POST", `/ui/api/v1/schedules/${schedule.id}/resume`));
+  actions.append(schedule.enabled ? act("Disable", "POST", `/ui/api/v1/schedules/${schedule.id}/disable`)
+    : act("Enable", "POST", `/ui/api/v1/schedules/${schedule.id}/enable`));
+  actions.append(act("Remove", "DELETE", `/ui/api/v1/schedules/${schedule.id}`));
+  box.append(actions);
+  if (schedule.program) box.append(await weekChart(schedule));
+  const next = await call("GET", `/ui/api/v1/schedules/${schedule.id}/next?count=8`);
+  if (next.ok) {
+    const rows = [];
+    let offset = null;
+    for (const firing of next.data.firings) {
+      const thisOffset = firing.at.slice(-6);
+      const dst = offset !== null && thisOffset !== offset;
+      offset = thisOffset;
+      rows.push(element("tr", {}, element("td", { text: `${firing.weekday} ${firing.at.slice(0, 16).replace("T", " ")} ${thisOffset}` }),
+        element("td", { text: Object.entries(firing.set || {}).map(([k, v]) => `${k}=${v}`).join(" ") || firing.command || "" }),
+        element("td", { class: dst ? "dst" : "", text: dst ? "clocks change this night" : "" })));
+    }
+    box.append(element("table", { "aria-label": `Next firings of ${schedule.id}` },
+      element("thead", {}, element("tr", {}, element("th", { text: "Next" }), element("th", { text: "Sets" }), element("th", { text: "" }))),
+      element("tbody", {}, ...rows)));
+  }
+  box.append(element("p", { class: "error", role: "alert" }));
+  return box;
+}
+
+/// Monday to Sunday of this week: the value in force at each moment, as a step line.
+async function weekChart(schedule) {
+  const now = new Date();
+  const monday = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - ((now.getUTCDay() + 6) % 7)));
+  const before = new Date(monday.getTime() - 7 * 86400000);
+  const answer = await call("GET", `/ui/api/v1/schedules/${schedule.id}/next?count=200&from=${isoDate(before)}`);
+  const figure = element("figure", {});
+  if (!answer.ok) return figure;
+  const points = [];
+  let attribute = null;
+  let start = null;
+  for (const firing of answer.data.firings) {
+    const entries = Object.entries(firing.set || {}).filter(([, v]) => typeof v === "number");
+    if (!entries.length) continue;
+    if (!attribute) attribute = entries[0][0];
+    const value = firing.set[attribute];
+    if (value === undefined) continue;
+    const at = Date.parse(firing.at);
+    const hours = (at - monday.getTime()) / 3600000;
+    if (hours < 0) start = value;
+    else if (hours < 168) points.push([hours, value]);
+  }
+  if (!attribute) return figure;
+  const values = points.map((p) => p[1]).concat(start === null ? [] : [start]);
+  const low = Math.floor(Math.min(...values) - 1), high = Math.ceil(Math.max(...values) + 1);
+  const width = 700, height = 180, left = 30, bottom = 20;
+  const x = (h) => left + (h / 168) * (width - left - 5);
+  const y = (v) => 5 + (high - v) / (high - low) * (height - bottom - 5);
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("role", "img");
+  const described = points.map(([h, v]) => `${["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][Math.floor(h / 24)]} ${String(Math.floor(h % 24)).padStart(2, "0")}:${String(Math.round((h % 1) * 60)).padStart(2, "0")} ${v}`);
+  svg.setAttribute("aria-label", `${attribute} over the week, Monday to Sunday: ${described.join(", ")}`);
+  const add = (tag, attributes, text) => {
+    const node = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attributes)) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    svg.append(node);
+  };
+  ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].forEach((day, index) => {
+    add("line", { class: "grid", x1: x(index * 24), x2: x(index * 24), y1: 0, y2: height - bottom });
+    add("text", { x: x(index * 24) + 3, y: height - 5 }, day);
+  });
+  for (let v = low; v <= high; v += Math.max(1, Math.round((high - low) / 4))) {
+    add("line", { class: "grid", x1: left, x2: width, y1: y(v), y2: y(v) });
+    add("text", { x: 2, y: y(v) + 3 }, String(v));
+  }
+  let current = start ?? (points[0] ? points[0][1] : low);
+  let path = `M ${x(0)} ${y(current)}`;
+  for (const [h, v] of points) { path += ` H ${x(h)} V ${y(v)}`; current = v; }
+  path += ` H ${x(168)}`;
+  add("path", { class: "line", d: path, "data-attribute": attribute });
+  figure.append(svg, element("figcaption", { class: "meta", text: `${label(attribute)}, this week (Monday to Sunday, ${answer.data.zone})` }));
+  return figure;
+}
+
+$("schedule-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const result = await change("POST", "/ui/api/v1/schedules", { thing: $("schedule-thing").value, program: $("schedule-program").value });
+  $("schedule-error").textContent = result.ok ? "" : result.data?.message || "refused";
+  if (result.ok) { $("schedule-program").value = ""; await loadSchedules(); }
+});
+
+// --- Plugins and the hub --------------------------------------------------------------------
+
+async function loadPlugins() {
+  const [plugins, status] = await Promise.all([call("GET", "/ui/api/v1/plugins"), call("GET", "/ui/api/v1/status")]);
+  if (status.ok) {
+    const s = status.data;
+    $("hub-status").textContent = `homehub ${s.version ?? ""} · ${s.ready === false ? "not ready" : "ready"} · things ${s.counts?.things ?? "?"} · shadows ${s.counts?.shadows ?? "?"}`;
+  }
+  if (!plugins.ok) return;
+  $("plugins-table").tBodies[0].replaceChildren(...plugins.data.plugins.map((plugin) => element("tr", { "data-plugin": plugin.id },
+    element("td", { text: `${plugin.name} (${plugin.id} ${plugin.version})` }),
+    element("td", { text: plugin.state }), element("td", { text: String(plugin.restarts ?? 0) }),
+    element("td", { text: plugin.lastProblem || "" }),
+    element("td", {}, plugin.pid !== undefined && plugin.state !== "type-only" ? element("button", { type: "button", class: "secondary",
+      text: "Restart", "aria-label": `Restart ${plugin.id}`,
+      onclick: async () => {
+        const result = await change("POST", `/ui/api/v1/plugins/${plugin.id}/restart`, {});
+        $("plugins-error").textContent = result.ok ? "" : result.data?.message || "refused";
+        await loadPlugins();
+      } }) : null))));
 }
 
 // --- Start ----------------------------------------------------------------------------------

@@ -80,3 +80,35 @@ def test_a_sensitive_member_unlocks_and_watches_it_happen(web, browser):
                  else None, "the command's end")
     assert state.get_attribute("data-final") == "SUCCEEDED", state.text
     browser.save_screenshot(str(SHOTS / "5-unlocked.png"))
+
+
+def test_the_week_the_ledger_and_the_plugins_pages(web, browser):
+    sign_in(browser, web.base, "bob", "bob-password-1")
+    card(browser, "frontdoor").find_element(By.XPATH, './/button[starts-with(text(), "Lock")]').click()
+    browser.find_element(By.CSS_SELECTOR, 'nav button[data-page="schedules"]').click()
+    wait(browser, lambda d: d.find_element(By.ID, "schedule-form").is_displayed(), "the schedules page")
+    from selenium.webdriver.support.ui import Select
+    Select(browser.find_element(By.ID, "schedule-thing")).select_by_visible_text("livingroom")
+    browser.find_element(By.ID, "schedule-program").send_keys(
+        "weekdays 06:30 targetTemperature=21; weekdays 08:00 targetTemperature=17; "
+        "weekends 08:00 targetTemperature=21; daily 22:30 targetTemperature=16")
+    browser.find_element(By.CSS_SELECTOR, "#schedule-form button[type=submit]").click()
+    line = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '.schedule svg path[data-attribute="targetTemperature"]'),
+                "the week's chart")[0]
+    # The step line visits every level of the program.
+    label = browser.find_element(By.CSS_SELECTOR, ".schedule svg").get_attribute("aria-label")
+    assert "Mon 06:30 21" in label and "Mon 08:00 17" in label and "Sat 08:00 21" in label and "22:30 16" in label
+    assert line.get_attribute("d").count("V") == 19  # 5 weekdays × 3 firings + 2 weekend days × 2
+    rows = browser.find_elements(By.CSS_SELECTOR, '.schedule table tbody tr')
+    assert len(rows) == 8
+    browser.execute_script("arguments[0].scrollIntoView()", browser.find_element(By.CSS_SELECTOR, ".schedule svg"))
+    browser.save_screenshot(str(SHOTS / "6-week.png"))
+    browser.find_element(By.CSS_SELECTOR, 'nav button[data-page="commands"]').click()
+    wait(browser, lambda d: any("lock" in row.text and "SUCCEEDED" in row.text
+                                for row in d.find_elements(By.CSS_SELECTOR, "#commands-table tbody tr")),
+         "the lock command in the ledger")
+    browser.save_screenshot(str(SHOTS / "7-commands.png"))
+    browser.find_element(By.CSS_SELECTOR, 'nav button[data-page="plugins"]').click()
+    wait(browser, lambda d: "running" in d.find_element(By.CSS_SELECTOR, 'tr[data-plugin="homehub.heater"]').text,
+         "the heater plugin running")
+    browser.save_screenshot(str(SHOTS / "8-plugins.png"))
