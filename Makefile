@@ -8,7 +8,7 @@ deps:
 
 build: deps
 	@mkdir -p .build
-	$(SWIFT) build --build-tests 2>&1 | tee .build/build.log
+	bash -o pipefail -c '$(SWIFT) build --build-tests 2>&1 | tee .build/build.log'
 	@scripts/check-warnings.sh < .build/build.log
 	$(SWIFT) format lint --strict -r Sources Tests Plugins
 

@@ -152,7 +152,10 @@ async function refresh(name) {
 }
 
 function render(card, thing) {
+  // What the member was told survives the card's refresh (a heater reports every second).
   const keepCommand = card.querySelector(".command-state");
+  const keepError = card.querySelector(".error");
+  const keepHistory = card.querySelector(".history");
   const type = thing.deviceType;
   const connectivity = thing.connectivity || {};
   const connected = connectivity.connected === true ? "connected" : connectivity.connected === false ? "disconnected" : "";
@@ -176,8 +179,56 @@ function render(card, thing) {
       onclick: () => runCommand(thing.name, name, card),
     })));
   }
+  const numbers = (type ? type.shadows : []).some((shadow) => Object.values(shadow.attributes).some((a) => a.type === "number" || a.type === "integer"));
+  if (numbers) {
+    const chart = keepHistory || element("div", { class: "history" });
+    card.append(element("div", { class: "row" },
+      element("span", { class: "label", text: "History" }),
+      element("button", { type: "button", class: "secondary", text: "24 h", "aria-label": `History of ${thing.name}, 24 hours`, onclick: () => drawHistory(thing.name, 24, chart) }),
+      element("button", { type: "button", class: "secondary", text: "7 days", "aria-label": `History of ${thing.name}, 7 days`, onclick: () => drawHistory(thing.name, 168, chart) })), chart);
+  }
   card.append(keepCommand || element("p", { class: "command-state", role: "status" }));
-  card.append(element("p", { class: "error", role: "alert" }));
+  card.append(keepError || element("p", { class: "error", role: "alert" }));
+}
+
+const colors = ["#d6452b", "#2857d6", "#137333", "#a05a00"];
+
+/// The thing's reported numbers over the last hours, a line each (the hub keeps them sampled).
+async function drawHistory(thing, hours, holder) {
+  const answer = await call("GET", `/ui/api/v1/things/${encodeURIComponent(thing)}/history?hours=${hours}`);
+  if (!answer.ok) { holder.textContent = answer.data?.message || "no history"; return; }
+  const series = Object.entries(answer.data.series).filter(([, points]) => points.length).slice(0, 4);
+  holder.replaceChildren();
+  if (!series.length) { holder.append(element("p", { class: "meta", text: "Nothing recorded yet." })); return; }
+  const end = Date.now() / 1000, start = end - hours * 3600;
+  const all = series.flatMap(([, points]) => points.map((p) => p[1]));
+  const low = Math.floor(Math.min(...all) - 1), high = Math.ceil(Math.max(...all) + 1);
+  const width = 700, height = 160, left = 30;
+  const x = (t) => left + ((t - start) / (end - start)) * (width - left - 5);
+  const y = (v) => 5 + (high - v) / (high - low) * (height - 25);
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `${thing} over the last ${hours} hours: ` + series.map(([name, points]) => `${name} from ${points[0][1]} to ${points[points.length - 1][1]}`).join("; "));
+  const add = (tag, attributes, text) => {
+    const node = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attributes)) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    svg.append(node);
+  };
+  for (let v = low; v <= high; v += Math.max(1, Math.round((high - low) / 4))) {
+    add("line", { class: "grid", x1: left, x2: width, y1: y(v), y2: y(v) });
+    add("text", { x: 2, y: y(v) + 3 }, String(v));
+  }
+  add("text", { x: left, y: height - 5 }, hours === 24 ? "24 h ago" : "7 days ago");
+  add("text", { x: width - 30, y: height - 5 }, "now");
+  series.forEach(([name, points], index) => {
+    add("polyline", { class: "series", fill: "none", stroke: colors[index], "stroke-width": 2, "data-series": name,
+      points: points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" ") });
+  });
+  holder.append(svg, element("p", { class: "meta" }, ...series.map(([name], index) =>
+    element("span", { class: "legend", "data-color": index, text: `■ ${label(name.split("/").pop())}  ` }))));
 }
 
 function label(name) {

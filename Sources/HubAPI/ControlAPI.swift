@@ -200,6 +200,10 @@ public struct ControlAPI: HTTPResponder {
                 },
                 Endpoint(route: "v1/apps", permission: .read) { _, _ in .json(await backend.applications()) },
                 Endpoint(route: "v1/users", permission: .read) { _, _ in .json(await backend.members()) },
+                Endpoint(route: "v1/things/*/history", permission: .read) { request, captured in
+                    let hours = request.query["hours"].flatMap(Int.init) ?? 24
+                    return respond(await backend.history(thing: captured[0], hours: max(1, min(hours, 24 * 366))))
+                },
                 Endpoint(route: "v1/apps/*", permission: .read) { _, captured in
                     respond(await backend.application(captured[0]))
                 },

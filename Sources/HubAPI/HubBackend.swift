@@ -88,6 +88,8 @@ public protocol HubBackend: Sendable {
 
     /// Household members (docs/dashboard.md): `{name, role, password?}`; a password is generated
     /// (and returned once) when none is given. Changing or removing one ends their sessions.
+    /// A thing's reported numbers over the last `hours` (docs/dashboard.md).
+    func history(thing: String, hours: Int) async -> Result<JSONValue, HubError>
     func members() async -> JSONValue
     func addMember(_ request: JSONValue) async -> Result<JSONValue, HubError>
     func setMemberPassword(_ name: String, _ request: JSONValue) async -> Result<JSONValue, HubError>

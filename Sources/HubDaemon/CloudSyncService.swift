@@ -199,7 +199,7 @@ struct CloudSyncService: Service {
 
     func followEvents(_ work: LatestValues<ShadowID, Work>) async {
         while !Task.isCancelled {
-            for await event in events.subscribe(thing: nil).events {
+            for await event in events.subscribe(thing: nil, watcher: false).events {
                 switch event["type"]?.stringValue {
                 case "shadow.updated", "shadow.deleted":
                     guard let thing = event["thing"]?.stringValue,

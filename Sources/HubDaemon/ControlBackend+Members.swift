@@ -6,6 +6,26 @@ import HubStore
 /// Household members (docs/dashboard.md): who signs in to the dashboard, with a role and a
 /// scrypt-hashed password. Changes run one at a time, as applications' do (store, then table).
 extension ControlBackend {
+    func history(thing: String, hours: Int) async -> Result<JSONValue, HubError> {
+        let since = clock.epochSeconds() - Int64(hours) * 3600
+        do {
+            let series = try await store.history(thing: thing, since: since)
+            return .success([
+                "thing": .string(thing), "since": .integer(since),
+                "series": .object(
+                    JSONObject(
+                        uniqueKeysWithValues: series.sorted { $0.key < $1.key }.map { key, points in
+                            (
+                                key,
+                                .array(points.map { [.integer($0.0), .number(JSONNumber($0.1))] })
+                            )
+                        })),
+            ])
+        } catch {
+            return .failure(HubError(.internal, "cannot read the history: \(error)"))
+        }
+    }
+
     func members() async -> JSONValue {
         ["users": .array(identities.allMembers().map(\.json))]
     }

@@ -18,6 +18,8 @@ public final class EventBus: Sendable {
 
     private struct Subscriber {
         var thing: String?
+        /// A watcher on the API (counted in the status), not one of the hub's own services.
+        var watcher: Bool
         var events: AsyncStream<JSONValue>.Continuation
         var dropped: AsyncStream<String>.Continuation
     }
@@ -31,7 +33,9 @@ public final class EventBus: Sendable {
         self.logger = logger
     }
 
-    public func subscribe(thing: String?) -> Subscription {
+    /// `watcher`: a client of the API (`hubctl watch`, the dashboard); the hub's own services
+    /// (Home Assistant, cloud sync, history) subscribe with false and are not counted as watchers.
+    public func subscribe(thing: String?, watcher: Bool = true) -> Subscription {
         // One slot more than the capacity, for the notice that says the subscriber lagged.
         let (events, eventsContinuation) = AsyncStream.makeStream(
             of: JSONValue.self, bufferingPolicy: .bufferingOldest(capacity + 1))
@@ -39,7 +43,8 @@ public final class EventBus: Sendable {
             of: String.self, bufferingPolicy: .bufferingNewest(1))
         let key = subscribers.withLock { state in
             state.next += 1
-            state.all[state.next] = Subscriber(thing: thing, events: eventsContinuation, dropped: droppedContinuation)
+            state.all[state.next] = Subscriber(
+                thing: thing, watcher: watcher, events: eventsContinuation, dropped: droppedContinuation)
             return state.next
         }
         eventsContinuation.onTermination = { [weak self] _ in
@@ -85,5 +90,6 @@ public final class EventBus: Sendable {
         }
     }
 
-    public var subscriberCount: Int { subscribers.withLock { $0.all.count } }
+    /// Watchers on the API (the hub's own subscriptions are not counted).
+    public var subscriberCount: Int { subscribers.withLock { $0.all.values.filter(\.watcher).count } }
 }

@@ -173,7 +173,7 @@ struct HomeAssistantService: Service {
 
     func followEvents(_ work: LatestValues<String, Work>) async {
         while !Task.isCancelled {
-            let subscription = events.subscribe(thing: nil)
+            let subscription = events.subscribe(thing: nil, watcher: false)
             for await event in subscription.events {
                 switch event["type"]?.stringValue {
                 case "shadow.updated", "shadow.deleted", "thing.registered", "thing.removed", "thing.gone",

@@ -20,7 +20,14 @@ extension HubConfiguration {
         let reader = DocumentReader<ConfigurationError>(
             TOMLValue.table(root).json, objectName: "table",
             failure: { path, rule in ConfigurationError(message: "\(source): '\(path)' \(rule)") })
-        try reader.onlyKeys(["hub", "mqtt", "http", "homeassistant", "cloud", "plugins", "shadows", "policy", "things"])
+        try reader.onlyKeys([
+            "hub", "mqtt", "http", "homeassistant", "cloud", "history", "plugins", "shadows", "policy", "things",
+        ])
+        if let section = try reader.object("history") {
+            try section.onlyKeys(["retention_days", "sample_seconds"])
+            history.retentionDays = try section.integer("retention_days", in: 0...3650) ?? history.retentionDays
+            history.sampleSeconds = try section.integer("sample_seconds", in: 0...86400) ?? history.sampleSeconds
+        }
         if let section = try reader.object("cloud") {
             try readCloud(section)
         }

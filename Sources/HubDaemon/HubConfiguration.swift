@@ -103,6 +103,14 @@ public struct HubConfiguration: Sendable, Equatable {
         public static let maxCloudThings = 50
     }
 
+    /// The history of reported numbers the dashboard draws (docs/dashboard.md).
+    public struct History: Sendable, Equatable {
+        /// Samples older than this are dropped; 0 keeps no history.
+        public var retentionDays = 7
+        /// At most one sample per attribute this often.
+        public var sampleSeconds = 60
+    }
+
     public struct Plugins: Sendable, Equatable {
         public var directories = ["/usr/lib/homehub/plugins", "/etc/homehub/plugins.d"]
         public var pingSeconds = 10.0
@@ -142,6 +150,7 @@ public struct HubConfiguration: Sendable, Equatable {
     public var http = HTTP()
     public var homeAssistant = HomeAssistant()
     public var cloud = Cloud()
+    public var history = History()
     public var plugins = Plugins()
     public var shadows = Shadows()
 

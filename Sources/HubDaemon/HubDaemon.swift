@@ -332,6 +332,11 @@ public enum HubDaemon {
                         configuration: cloud, client: cloudClient, shadows: shadows, commands: commands, store: store,
                         events: events, state: cloudState, logger: logger)))
         }
+        services.append(
+            .init(
+                service: HistoryService(
+                    configuration: configuration.history, store: store, events: events, registry: registry,
+                    clock: clock, logger: logger)))
         services.append(.init(service: CommandTimerService(commands: commands, updates: commandUpdates)))
         services.append(
             .init(service: ScheduleTimerService(schedules: schedules, manualChanges: manualChanges, clock: clock)))

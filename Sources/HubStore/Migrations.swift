@@ -141,6 +141,20 @@ enum Migrations {
             );
             """
         ),
+        (
+            "2026-12-05-history",
+            """
+            -- Reported numbers over time, sampled and bounded by [history] (docs/dashboard.md).
+            CREATE TABLE history (
+                thing TEXT NOT NULL,
+                attribute TEXT NOT NULL,       -- SHADOW/ATTRIBUTE ('' shadow: the classic one)
+                time INTEGER NOT NULL,         -- epoch seconds
+                value REAL NOT NULL
+            );
+            CREATE INDEX history_by_attribute ON history (thing, attribute, time);
+            CREATE INDEX history_by_time ON history (time);
+            """
+        ),
     ]
 
     static func apply(to database: SQLiteDatabase, at now: Int64) throws(SQLiteError) {

@@ -124,6 +124,7 @@ final class SQLiteStatement {
             case .null: status = sqlite3_bind_null(statement, position)
             case .integer(let integer): status = sqlite3_bind_int64(statement, position, integer)
             case .text(let text): status = sqlite3_bind_text(statement, position, text, -1, homehub_sqlite_transient())
+            case .real(let real): status = sqlite3_bind_double(statement, position, real)
             }
             guard status == SQLITE_OK else { throw database.error(status, sql) }
         }
@@ -146,6 +147,7 @@ final class SQLiteStatement {
     }
 
     func int64(at column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+    func double(at column: Int32) -> Double { sqlite3_column_double(statement, column) }
 
     func string(at column: Int32) -> String? {
         guard let text = sqlite3_column_text(statement, column) else { return nil }
@@ -159,4 +161,5 @@ enum SQLiteValue {
     case null
     case integer(Int64)
     case text(String)
+    case real(Double)
 }

@@ -62,6 +62,12 @@ def test_a_member_sets_the_heat_is_refused_the_door_and_signs_out(web, browser):
         "the card to show heat")
     assert web.request("GET", "/things/livingroom/shadow?name=climate")[2]["state"]["desired"]["mode"] == "heat"
     browser.save_screenshot(str(SHOTS / "2-heat.png"))
+    card(browser, "livingroom").find_element(By.XPATH, './/button[text()="24 h"]').click()
+    line = wait(browser, lambda d: card(d, "livingroom").find_elements(
+        By.CSS_SELECTOR, '.history polyline[data-series="climate/currentTemperature"]'), "the history chart")[0]
+    assert len(line.get_attribute("points").split()) >= 2
+    browser.execute_script("arguments[0].scrollIntoView()", line)
+    browser.save_screenshot(str(SHOTS / "2b-history.png"))
     card(browser, "frontdoor").find_element(By.XPATH, './/button[starts-with(text(), "Unlock")]').click()
     wait(browser, lambda d: "may not run the sensitive command 'unlock'" in card(d, "frontdoor").find_element(
         By.CSS_SELECTOR, ".error").text, "the refusal on the card")

@@ -7,7 +7,9 @@ import Testing
         // Written only before the rules read it in each test.
         var applications: [String: Permission] = ["kitchen": .write, "opener": .sensitive, "viewer": .read]
         var groups: [UInt32: Set<String>] = [:]
+        var members: [String: Permission] = ["anna": .write, "bob": .sensitive]
         func role(ofApplication name: String) -> Permission? { applications[name] }
+        func role(ofMember name: String) -> Permission? { members[name] }
         func current(_ caller: Caller) -> Caller {
             var refreshed = caller
             refreshed.groups = groups[caller.uid] ?? []
@@ -136,5 +138,31 @@ import Testing
         for topic in ["", "home/+", "home/#", String(repeating: "a", count: 257)] {
             #expect(TopicRules.refusal(topic, for: .hub, role: role(.sensitive))?.contains("not a topic") == true)
         }
+    }
+
+    @Test func aMemberActsOnSensitiveThingsOnlyWithThePasswordGivenAgain() {
+        let rules = AccessRules(policy: AccessPolicy())
+        let directory = AccessRulesTests.Directory()
+        func decide(_ identity: Identity, _ permission: Permission) -> AccessPolicy.Decision {
+            rules.decide(
+                identity, needs: permission, on: "frontdoor", action: "unlock 'frontdoor'", directory: directory)
+        }
+        #expect(decide(.member("bob", confirmed: true), .sensitive) == .allowed)
+        guard case .denied(let unconfirmed) = decide(.member("bob", confirmed: false), .sensitive) else {
+            Issue.record("an unconfirmed member unlocked")
+            return
+        }
+        #expect(unconfirmed.contains("confirm your password first"))
+        #expect(decide(.member("bob", confirmed: false), .write) == .allowed)
+        guard case .denied(let write) = decide(.member("anna", confirmed: true), .sensitive) else {
+            Issue.record("a write member unlocked")
+            return
+        }
+        #expect(write.contains("their role is 'write'; needs role 'sensitive'"))
+        guard case .denied(let gone) = decide(.member("carol", confirmed: true), .read) else {
+            Issue.record("a removed member read")
+            return
+        }
+        #expect(gone.contains("no such member"))
     }
 }

@@ -160,6 +160,7 @@ final class FixedDirectory: IdentityDirectory {
     let applications: Mutex<[String: Permission]>
     init(applications: [String: Permission]) { self.applications = Mutex(applications) }
     func role(ofApplication name: String) -> Permission? { applications.withLock { $0[name] } }
+    func role(ofMember name: String) -> Permission? { nil }
     func current(_ caller: Caller) -> Caller { caller }
 }
 

@@ -30,8 +30,9 @@ def web():
         f'[hub]\ndata_dir = "{directory}/data"\nsocket = "{directory}/hubctl.sock"\n'
         f'[mqtt]\nmode = "embedded"\nport = {free_port()}\nanonymous_role = "none"\n'
         f'[http]\nlisten = ["127.0.0.1:{port}"]\nui_dir = "{ROOT}/ui"\n'
+        '[history]\nsample_seconds = 0\n'
         f'[plugins]\ndirs = ["{plugins}"]\n{FAST}'
-        + things(("livingroom", "heater", {"initialTemperature": 18.0}),
+        + things(("livingroom", "heater", {"initialTemperature": 18.0, "degreesPerMinute": 60.0, "tickSeconds": 0.2}),
                  ("frontdoor", "doorlock", {"moveSeconds": 0.3, "readBackSeconds": 0.05}))))
     for name, role in (("anna", "write"), ("bob", "sensitive")):
         result = subprocess.run([str(HUBCTL), "--socket", str(hub.socket), "users", "add", name, "--role", role,
@@ -155,3 +156,19 @@ def test_brute_force_is_refused_per_name_and_audited(web):
     users = json.loads(listed.stdout)["users"]
     assert {u["name"]: u["role"] for u in users} == {"anna": "write", "bob": "sensitive"}
     assert "password" not in listed.stdout.replace("passwordChangedAt", "")
+
+
+def test_the_history_of_reported_numbers(web):
+    anna = Browser(web)
+    anna.sign_in("anna", "anna-password-1")
+    anna.request("POST", "/ui/api/things/livingroom/shadow?name=climate",
+                 {"state": {"desired": {"targetTemperature": 25, "mode": "heat"}}})
+
+    def series():
+        return anna.request("GET", "/ui/api/v1/things/livingroom/history?hours=24")[1]["series"]
+    points = wait_for(lambda: (lambda s: s if len(s.get("climate/currentTemperature", [])) >= 5 else None)(series()),
+                      what="the room's temperature recorded")["climate/currentTemperature"]
+    assert points == sorted(points) and points[-1][1] > points[0][1]  # warming, in time order
+    recorded = series()
+    assert "climate/targetTemperature" in recorded and "climate/heating" not in recorded  # numbers only
+    assert "climate/boostUntil" not in recorded  # a timestamp (no unit, no range) is no measurement
