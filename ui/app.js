@@ -146,6 +146,13 @@ async function loadThings() {
 async function refresh(name) {
   const card = cards.get(name);
   if (!card) return;
+  // Never under the member's fingers: while they type in or drag a control of this card, its
+  // new state waits until they leave it.
+  const active = document.activeElement;
+  if (active && card.contains(active) && active.tagName === "INPUT") {
+    active.addEventListener("blur", () => scheduleRefresh(name), { once: true });
+    return;
+  }
   const answer = await call("GET", `/ui/api/v1/things/${encodeURIComponent(name)}`);
   if (!answer.ok) return;
   render(card, answer.data);
@@ -158,7 +165,8 @@ function render(card, thing) {
   const keepHistory = card.querySelector(".history");
   const type = thing.deviceType;
   const connectivity = thing.connectivity || {};
-  const connected = connectivity.connected === true ? "connected" : connectivity.connected === false ? "disconnected" : "";
+  const since = connectivity.since ? ` since ${new Date(connectivity.since * 1000).toLocaleString()}` : "";
+  const connected = connectivity.connected === true ? `connected${since}` : connectivity.connected === false ? `disconnected${since}` : "";
   card.replaceChildren(
     element("h2", { id: `title-${thing.name}`, text: thing.name }),
     element("p", { class: "meta", text: [type ? type.name : "no device type", connected].filter(Boolean).join(" · ") }),
@@ -249,14 +257,20 @@ function control(thing, shadow, attribute, schema, reported, desired, card) {
   }
   row.append(element("label", { for: id, text: label(attribute) }));
   if ((schema.type === "number" || schema.type === "integer") && schema.min !== undefined && schema.max !== undefined) {
-    const output = element("output", { for: id, class: "value", text: show(desired ?? reported) });
+    // A slider for the thumb, and the same value as a number field for the keyboard.
+    const step = schema.step || (schema.type === "integer" ? 1 : "any");
+    const exact = element("input", {
+      type: "number", min: schema.min, max: schema.max, step, value: desired ?? reported ?? "", class: "exact",
+      "aria-label": `${label(attribute)} of ${thing}${unit}`, "data-attribute": attribute,
+      onchange: () => set(Number(exact.value)),
+    });
     const input = element("input", {
-      id, type: "range", min: schema.min, max: schema.max, step: schema.step || (schema.type === "integer" ? 1 : "any"),
+      id, type: "range", min: schema.min, max: schema.max, step,
       value: desired ?? reported ?? schema.min, "data-attribute": attribute,
-      oninput: () => { output.textContent = show(input.value); },
+      oninput: () => { exact.value = input.value; },
       onchange: () => set(Number(input.value)),
     });
-    row.append(input, output);
+    row.append(input, exact, element("span", { class: "value", text: unit.trim() }));
   } else if (schema.type === "number" || schema.type === "integer") {
     const input = element("input", { id, type: "number", value: desired ?? reported ?? "", step: schema.step || "any", "data-attribute": attribute,
       onchange: () => set(Number(input.value)) });
@@ -290,14 +304,18 @@ async function runCommand(thing, name, card) {
   if (answer.ok) {
     state.dataset.command = answer.data.id;
     showCommand(state, answer.data);
+    // What happened while the answer travelled (RUNNING can come first), in order.
+    for (const event of seenCommands.get(answer.data.id) || []) showCommand(state, event);
   } else {
     state.textContent = "";
   }
 }
 
+const seenCommands = new Map(); // command id → its events, in order
 const finalStates = new Set(["SUCCEEDED", "FAILED", "TIMED_OUT", "EXPIRED", "REJECTED", "CANCELED"]);
 
 function showCommand(state, command) {
+  if (state.dataset.final) return; // a final state is the last word
   const progress = command.progress !== null && command.progress !== undefined ? ` ${Math.round(command.progress)}%` : "";
   state.textContent = `${label(command.command)}: ${command.state}${progress}${command.message ? ` — ${command.message}` : ""}`;
   if (finalStates.has(command.state)) state.dataset.final = command.state;
@@ -314,6 +332,12 @@ function follow() {
     let event;
     try { event = JSON.parse(message.data); } catch (_) { return; }
     if (event.type === "command.updated") {
+      // Kept a moment for a command whose id the page does not know yet (bounded: 50 commands).
+      if (!seenCommands.has(event.id)) {
+        seenCommands.set(event.id, []);
+        if (seenCommands.size > 50) seenCommands.delete(seenCommands.keys().next().value);
+      }
+      seenCommands.get(event.id).push(event);
       const card = cards.get(event.thing);
       const state = card?.querySelector(".command-state");
       if (state && state.dataset.command === event.id) showCommand(state, event);
@@ -407,6 +431,16 @@ async function scheduleCard(schedule) {
   actions.append(schedule.enabled ? act("Disable", "POST", `/ui/api/v1/schedules/${schedule.id}/disable`)
     : act("Enable", "POST", `/ui/api/v1/schedules/${schedule.id}/enable`));
   actions.append(act("Remove", "DELETE", `/ui/api/v1/schedules/${schedule.id}`));
+  if (schedule.program) {
+    actions.append(element("button", { type: "button", class: "secondary", text: "Edit", "aria-label": `Edit ${schedule.id}`,
+      onclick: () => {
+        editing = schedule;
+        $("schedule-thing").value = schedule.thing;
+        $("schedule-program").value = schedule.program;
+        $("schedule-form").querySelector("h3").textContent = `Edit ${schedule.id}`;
+        $("schedule-program").focus();
+      } }));
+  }
   box.append(actions);
   if (schedule.program) box.append(await weekChart(schedule));
   const next = await call("GET", `/ui/api/v1/schedules/${schedule.id}/next?count=8`);
@@ -486,11 +520,22 @@ async function weekChart(schedule) {
   return figure;
 }
 
+let editing = null; // the schedule the form replaces (PUT), or null to add one
+
 $("schedule-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const result = await change("POST", "/ui/api/v1/schedules", { thing: $("schedule-thing").value, program: $("schedule-program").value });
+  const body = { thing: $("schedule-thing").value, program: $("schedule-program").value };
+  if (editing) body.timeZone = editing.zone;
+  const result = editing
+    ? await change("PUT", `/ui/api/v1/schedules/${editing.id}`, body)
+    : await change("POST", "/ui/api/v1/schedules", body);
   $("schedule-error").textContent = result.ok ? "" : result.data?.message || "refused";
-  if (result.ok) { $("schedule-program").value = ""; await loadSchedules(); }
+  if (result.ok) {
+    editing = null;
+    $("schedule-form").querySelector("h3").textContent = "Add a weekly program";
+    $("schedule-program").value = "";
+    await loadSchedules();
+  }
 });
 
 // --- Plugins and the hub --------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -34,7 +35,17 @@ def browser():
 
 
 def wait(driver, condition, what, seconds=20):
-    return WebDriverWait(driver, seconds).until(lambda d: condition(d), message=f"waiting for {what}")
+    # Cards are drawn again as the hub's events come: an element found a moment ago may be gone.
+    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
+                         ).until(lambda d: condition(d), message=f"waiting for {what}")
+
+
+def act(driver, locate, action, what):
+    """Finds and acts in one step, again if the card was drawn anew in between."""
+    def attempt(d):
+        action(locate(d))
+        return True
+    wait(driver, attempt, what)
 
 
 def card(driver, thing):
@@ -55,20 +66,35 @@ def test_a_member_sets_the_heat_is_refused_the_door_and_signs_out(web, browser):
     sign_in(browser, web.base, "anna", "anna-password-1")
     wait(browser, lambda d: d.find_element(By.ID, "live").text == "Live", "the live feed")
     browser.save_screenshot(str(SHOTS / "1-home.png"))
-    heat = card(browser, "livingroom").find_element(By.XPATH, './/div[@data-attribute="mode"]/button[text()="heat"]')
-    heat.click()
+    act(browser, lambda d: card(d, "livingroom").find_element(
+        By.XPATH, './/div[@data-attribute="mode"]/button[text()="heat"]'), lambda e: e.click(), "the heat button")
     wait(browser, lambda d: card(d, "livingroom").find_element(
         By.XPATH, './/div[@data-attribute="mode"]/button[text()="heat"]').get_attribute("aria-pressed") == "true",
         "the card to show heat")
     assert web.request("GET", "/things/livingroom/shadow?name=climate")[2]["state"]["desired"]["mode"] == "heat"
+    # 22 °C, typed, as a person with a keyboard would; the card converges as the device reports it.
+    exact = 'input.exact[data-attribute="targetTemperature"]'
+    act(browser, lambda d: card(d, "livingroom").find_element(By.CSS_SELECTOR, exact), lambda e: e.click(),
+        "the target field focused")
+    # Focused, the field stays put while the heater reports: the card waits for the member.
+    field = browser.switch_to.active_element
+    field.send_keys("\b" * 6 + "22\n")
+    browser.find_element(By.TAG_NAME, "h1").click()  # the field's change leaves it
+    wait(browser, lambda d: web.request("GET", "/things/livingroom/shadow?name=climate")[2]["state"]["reported"]
+         .get("targetTemperature") == 22, "the heater at 22")
+    wait(browser, lambda d: not card(d, "livingroom").find_elements(By.CSS_SELECTOR, ".pending")
+         and card(d, "livingroom").find_element(By.CSS_SELECTOR, 'input.exact[data-attribute="targetTemperature"]')
+         .get_attribute("value") == "22", "the card converged on 22")
     browser.save_screenshot(str(SHOTS / "2-heat.png"))
-    card(browser, "livingroom").find_element(By.XPATH, './/button[text()="24 h"]').click()
+    act(browser, lambda d: card(d, "livingroom").find_element(By.XPATH, './/button[text()="24 h"]'),
+        lambda e: e.click(), "the history button")
     line = wait(browser, lambda d: card(d, "livingroom").find_elements(
         By.CSS_SELECTOR, '.history polyline[data-series="climate/currentTemperature"]'), "the history chart")[0]
     assert len(line.get_attribute("points").split()) >= 2
     browser.execute_script("arguments[0].scrollIntoView()", line)
     browser.save_screenshot(str(SHOTS / "2b-history.png"))
-    card(browser, "frontdoor").find_element(By.XPATH, './/button[starts-with(text(), "Unlock")]').click()
+    act(browser, lambda d: card(d, "frontdoor").find_element(By.XPATH, './/button[starts-with(text(), "Unlock")]'),
+        lambda e: e.click(), "the unlock button")
     wait(browser, lambda d: "may not run the sensitive command 'unlock'" in card(d, "frontdoor").find_element(
         By.CSS_SELECTOR, ".error").text, "the refusal on the card")
     browser.save_screenshot(str(SHOTS / "3-refused.png"))
@@ -80,17 +106,27 @@ def test_a_member_sets_the_heat_is_refused_the_door_and_signs_out(web, browser):
 
 def test_a_sensitive_member_unlocks_and_watches_it_happen(web, browser):
     sign_in(browser, web.base, "bob", "bob-password-1")
-    card(browser, "frontdoor").find_element(By.XPATH, './/button[starts-with(text(), "Unlock")]').click()
+    # Every text the command's line shows, as it changes.
+    browser.execute_script("""
+        window.seen = [];
+        const line = document.querySelector('article[data-thing="frontdoor"] .command-state');
+        new MutationObserver(() => window.seen.push(line.textContent))
+            .observe(line, {childList: true, characterData: true, subtree: true});""")
+    act(browser, lambda d: card(d, "frontdoor").find_element(By.XPATH, './/button[starts-with(text(), "Unlock")]'),
+        lambda e: e.click(), "the unlock button")
     state = wait(browser, lambda d: card(d, "frontdoor").find_element(By.CSS_SELECTOR, ".command-state")
                  if card(d, "frontdoor").find_element(By.CSS_SELECTOR, ".command-state").get_attribute("data-final")
                  else None, "the command's end")
     assert state.get_attribute("data-final") == "SUCCEEDED", state.text
+    seen = browser.execute_script("return window.seen")
+    assert any("RUNNING" in text for text in seen) and "SUCCEEDED" in seen[-1], seen
     browser.save_screenshot(str(SHOTS / "5-unlocked.png"))
 
 
 def test_the_week_the_ledger_and_the_plugins_pages(web, browser):
     sign_in(browser, web.base, "bob", "bob-password-1")
-    card(browser, "frontdoor").find_element(By.XPATH, './/button[starts-with(text(), "Lock")]').click()
+    act(browser, lambda d: card(d, "frontdoor").find_element(By.XPATH, './/button[starts-with(text(), "Lock")]'),
+        lambda e: e.click(), "the lock button")
     browser.find_element(By.CSS_SELECTOR, 'nav button[data-page="schedules"]').click()
     wait(browser, lambda d: d.find_element(By.ID, "schedule-form").is_displayed(), "the schedules page")
     from selenium.webdriver.support.ui import Select
@@ -107,6 +143,16 @@ def test_the_week_the_ledger_and_the_plugins_pages(web, browser):
     assert line.get_attribute("d").count("V") == 19  # 5 weekdays × 3 firings + 2 weekend days × 2
     rows = browser.find_elements(By.CSS_SELECTOR, '.schedule table tbody tr')
     assert len(rows) == 8
+    # Edit it in place: the weekends warmer.
+    browser.find_element(By.CSS_SELECTOR, '.schedule button[aria-label^="Edit"]').click()
+    program = browser.find_element(By.ID, "schedule-program")
+    assert "weekends 08:00 targetTemperature=21" in program.get_attribute("value")
+    edited = program.get_attribute("value").replace("weekends 08:00 targetTemperature=21", "weekends 08:00 targetTemperature=22")
+    program.clear()
+    program.send_keys(edited)
+    browser.find_element(By.CSS_SELECTOR, "#schedule-form button[type=submit]").click()
+    wait(browser, lambda d: "Sat 08:00 22" in d.find_element(By.CSS_SELECTOR, ".schedule svg").get_attribute("aria-label"),
+         "the edited week")
     browser.execute_script("arguments[0].scrollIntoView()", browser.find_element(By.CSS_SELECTOR, ".schedule svg"))
     browser.save_screenshot(str(SHOTS / "6-week.png"))
     browser.find_element(By.CSS_SELECTOR, 'nav button[data-page="commands"]').click()
