@@ -33,6 +33,8 @@ struct CloudSyncService: Service {
     /// What the worker does next for a shadow.
     struct Work: Sendable {
         var sync = false
+        /// The cloud's copy is behind what AWS has: ask for the whole document.
+        var refetch = false
         /// AWS accepted the update with this client token, now at this version.
         var accepted: (token: String, version: Int64)?
         /// AWS rejected the update with this client token (the code).
@@ -169,13 +171,13 @@ struct CloudSyncService: Service {
             if token == nil || !(token!.hasPrefix("homehub-")) {
                 switch state.applyCloudUpdate(id, body["state"], version: version) {
                 case .applied: work.put(id, Work(sync: true), merge: Work.merge)
-                case .gap: Task { await requestCloudDocument(id) }
+                case .gap: work.put(id, Work(refetch: true), merge: Work.merge)
                 case .known: break
                 }
             }
         case ("update", "delta"?):
             if let version = body["version"]?.integerValue, state.isNewer(id, version: version) {
-                Task { await requestCloudDocument(id) }
+                work.put(id, Work(refetch: true), merge: Work.merge)
             }
         case ("update", "rejected"?):
             if let token {
@@ -223,6 +225,7 @@ struct CloudSyncService: Service {
 
     func worker(_ work: LatestValues<ShadowID, Work>) async {
         while let (id, item) = await work.next() {
+            if item.refetch { await requestCloudDocument(id) }
             if let (token, version) = item.accepted {
                 await committed(id, token: token, version: version)
             }
@@ -300,13 +303,13 @@ struct CloudSyncService: Service {
         if state.markPendingIfInFlight(id) { return .done }
         // Commands in the cloud's desired state (the source document's pattern) go to the
         // ledger, then are cleared in the cloud (unversioned: nothing else is written with it).
-        if let commands = cloud.state.desired["command"], entry.direction.writesHub || !state.syncsState(id) {
+        if let commands = cloud.state.desired["command"], entry.direction.writesHub || !state.isSynced(id) {
             await takeCommands(commands, from: cloud, id: id, entry: entry)
             await publish(
                 "\(entry.cloudPrefix(id))/update",
                 ["state": ["desired": ["command": .null]], "clientToken": "homehub-command"])
         }
-        guard state.syncsState(id) else { return .done }
+        guard state.isSynced(id) else { return .done }
         let stored = await shadows.record(id)
         let live = stored?.exists == true ? stored : nil
         var hub = ShadowSync.State(desired: live?.desired ?? [:], reported: live?.reported ?? [:])

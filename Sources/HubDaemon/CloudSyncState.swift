@@ -153,7 +153,6 @@ final class CloudSyncState: Sendable {
     func cloudThings() -> [String] { inner.withLock { $0.entries.map(\.cloudThing) } }
 
     func isSynced(_ id: ShadowID) -> Bool { inner.withLock { $0.shadows[id]?.syncsState == true } }
-    func syncsState(_ id: ShadowID) -> Bool { isSynced(id) }
     func allSynced() -> [ShadowID] { inner.withLock { $0.shadows.filter(\.value.syncsState).map(\.key) } }
 
     /// The hub's shadow a cloud topic is about; a command-only entry is made for an unsynced
