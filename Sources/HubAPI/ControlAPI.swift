@@ -56,9 +56,7 @@ public struct ControlAPI: HTTPResponder {
         var request = request
         // A body is parsed once, here, for every route but AWS's shadow paths, whose payload
         // the shadow service reads as AWS does (its errors are the shadow service's).
-        if !request.body.isEmpty && !request.path.hasPrefix("/things/") {
-            request.json = try? JSONParser().parse(request.body)
-        }
+        if !request.path.hasPrefix("/things/") { request.json = request.bodyJSON }
         let segments = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         guard let (endpoint, captured) = match(request.method, segments) else {
             return finish(

@@ -47,6 +47,9 @@ public struct HTTPRequest: Sendable {
         self.peer = peer
     }
 
+    /// The body read as JSON; nil when empty or not JSON.
+    public var bodyJSON: JSONValue? { body.isEmpty ? nil : try? JSONParser().parse(body) }
+
     public func header(_ name: String) -> String? {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
     }

@@ -71,7 +71,7 @@ struct Dashboard: HTTPResponder {
             return .error(415, "send JSON (Content-Type: application/json)")
         }
         var request = request
-        if !request.body.isEmpty, request.json == nil { request.json = try? JSONParser().parse(request.body) }
+        request.json = request.bodyJSON
         switch (request.method, path) {
         case ("POST", "/ui/login"): return login(request)
         case ("GET", "/ui/session"):
@@ -85,16 +85,27 @@ struct Dashboard: HTTPResponder {
         case ("POST", "/ui/confirm"):
             guard let (token, session) = current(request) else { return .error(401, "not signed in") }
             if let refusal = csrfRefusal(request, session) { return refusal }
+            // Guessing here is guessing a password: the same limits as signing in.
+            let now = clock.epochSeconds()
+            let address = request.remoteAddress ?? "unknown"
+            if let refusal = sessions.refusal(member: session.member, address: address, now: now) {
+                access.audit(
+                    .member(session.member, confirmed: false), path: "dashboard", action: "confirm password",
+                    target: session.member, result: 429, detail: "\(refusal) (from \(address))")
+                return .error(429, refusal)
+            }
             guard let member = identities.member(session.member),
                 let password = request.json?["password"]?.stringValue,
                 MemberPassword.verify(password, against: member.passwordHash)
             else {
+                sessions.failed(member: session.member, address: address, now: now)
                 access.audit(
                     .member(session.member, confirmed: false), path: "dashboard", action: "confirm password",
-                    target: session.member, result: 401, detail: "wrong password")
+                    target: session.member, result: 401, detail: "wrong password (from \(address))")
                 return .error(401, "that is not your password")
             }
-            sessions.confirm(token, now: clock.epochSeconds())
+            sessions.succeeded(member: session.member)
+            sessions.confirm(token, now: now)
             return .json(["confirmedFor": .integer(Int64(AccessRules.confirmationMinutes * 60))])
         default:
             break
@@ -173,8 +184,8 @@ struct Dashboard: HTTPResponder {
         guard let header = request.header("cookie") else { return nil }
         for part in header.split(separator: ";") {
             let pair = part.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2, pair[0].trimmingCharacters() == Self.cookie else { continue }
-            let token = String(pair[1]).trimmingCharacters()
+            guard pair.count == 2, String(pair[0]).trimmingWhitespace() == Self.cookie else { continue }
+            let token = String(pair[1]).trimmingWhitespace()
             if let session = sessions.session(token, now: clock.epochSeconds()),
                 identities.member(session.member) != nil
             {
@@ -195,18 +206,5 @@ struct Dashboard: HTTPResponder {
             return .error(403, "missing or wrong CSRF token (X-CSRF-Token): reload the page")
         }
         return nil
-    }
-}
-
-extension Substring {
-    fileprivate func trimmingCharacters() -> String { String(self).trimmingCharacters() }
-}
-
-extension String {
-    fileprivate func trimmingCharacters() -> String {
-        var text = Substring(self)
-        while text.first == " " { text = text.dropFirst() }
-        while text.last == " " { text = text.dropLast() }
-        return String(text)
     }
 }

@@ -126,6 +126,12 @@ def test_a_sensitive_member_unlocks_and_needs_the_password_again_later(web):
     wrong = bob.request("POST", "/ui/confirm", {"password": "nope"})[0]
     assert wrong.status == 401
     assert bob.request("POST", "/ui/confirm", {"password": "bob-password-1"})[0].status == 200
+    # A session that guesses the password meets the sign-in's limit.
+    # (The one wrong answer above still counts for this address: four more reach the limit of five.)
+    for attempt in range(4):
+        assert bob.request("POST", "/ui/confirm", {"password": f"guess-{attempt}"})[0].status == 401
+    limited, data = bob.request("POST", "/ui/confirm", {"password": "bob-password-1"})
+    assert limited.status == 429 and "too many failed sign-ins" in data["message"]
 
 
 def test_a_cookie_after_sign_out_and_after_a_new_password_is_dead(web):
