@@ -140,6 +140,17 @@ final class CloudSyncState: Sendable {
         }
     }
 
+    /// Follows one more shadow, synced for its state (what `load` does for each configured one).
+    func follow(_ id: ShadowID, cloudThing: String, direction: ShadowSync.Direction) {
+        inner.withLock { state in
+            let index = state.entries.firstIndex { $0.cloudThing == cloudThing } ?? state.entries.count
+            if index == state.entries.count {
+                state.entries.append(Entry(thing: id.thingName, cloudThing: cloudThing, direction: direction))
+            }
+            state.shadows[id] = PerShadow(entry: index, syncsState: true)
+        }
+    }
+
     // MARK: - Lookups
 
     func entry(for id: ShadowID) -> Entry? {
