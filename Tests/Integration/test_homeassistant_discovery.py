@@ -237,29 +237,3 @@ def test_a_removed_thing_disappears_and_online_brings_every_config_back(ha_hub):
         announcer.close()
     finally:
         watcher.close()
-
-
-def test_a_manifest_changed_while_the_hub_was_stopped_updates_and_clears_its_configs(ha_hub):
-    """The heater's manifest loses its Home Assistant mapping between two runs: at the next start
-    its attributes appear one by one, and the thermostat's retained config, which no current
-    entity has any more, is cleared when the hub sees it (nothing in memory remembers it)."""
-    watcher = Watcher(ha_hub.port)
-    try:
-        wait_for(lambda: watcher.json(CLIMATE), what="the thermostat's config")
-    finally:
-        watcher.close()
-    ha_hub.stop()
-    manifest = ha_hub.directory / "plugins/heater/manifest.json"
-    declared = json.loads(manifest.read_text())
-    del declared["deviceTypes"]["heater"]["homeAssistant"]
-    manifest.write_text(json.dumps(declared))
-    ha_hub.start()
-    watcher = Watcher(ha_hub.port)
-    try:
-        wait_for(lambda: watcher.json("homeassistant/number/homehub/livingroom_climate_targetTemperature/config"),
-                 what="the target as a number entity")
-        target = watcher.json("homeassistant/number/homehub/livingroom_climate_targetTemperature/config")
-        assert (target["min"], target["max"], target["step"]) == (5, 30, 0.5)
-        wait_for(lambda: watcher.latest.get(CLIMATE) == b"", what="the stale thermostat config cleared")
-    finally:
-        watcher.close()
